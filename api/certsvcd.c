@@ -1,0 +1,130 @@
+/*
+ * certsvcd.c: the daemon.  Opens the service, serves HTTP until SIGTERM or
+ * SIGINT, then stops accepting, finishes requests in flight and closes the
+ * token and store.  Core dumps are disabled: the process holds a logged-in
+ * token session and, briefly, the PIN.
+ */
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include <openssl/crypto.h>
+
+#include "api/api.h"
+#include "certsvc/ca.h"
+#include "certsvc/log.h"
+#include "certsvc/svc.h"
+
+static void
+usage(FILE *f)
+{
+	fputs("usage: certsvcd [--config FILE] [--help]\n"
+	      "\n"
+	      "Serve certsvc's HTTP API.\n"
+	      "\n"
+	      "  -c, --config FILE  configuration file (default: "
+	      "$CERTSVC_DATA/certsvc.conf,\n"
+	      "                     else ./var/certsvc.conf)\n"
+	      "  -h, --help         this text\n"
+	      "\n"
+	      "The token PIN comes from the config's pin_file or from "
+	      "CERTSVC_PIN.\n"
+	      "Exit codes: 0 clean shutdown, 1 start-up failure, 2 usage.\n",
+	    f);
+}
+
+static void
+no_core_dumps(void)
+{
+	struct rlimit rl = {0, 0};
+
+	setrlimit(RLIMIT_CORE, &rl);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	char config[PATH_MAX];
+	struct api_options opts;
+	struct api_server *srv = NULL;
+	struct svc *svc = NULL;
+	struct cs_err err = {0};
+	const char *data;
+	sigset_t sigs;
+	int ch, sig, status = 1;
+
+	data = getenv("CERTSVC_DATA");
+	snprintf(config, sizeof(config), "%s/certsvc.conf",
+	    data != NULL && *data != '\0' ? data : "var");
+	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			if (!cs_strlcpy(config, optarg, sizeof(config))) {
+				fputs(
+				    "certsvcd: config path too long\n", stderr);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	no_core_dumps();
+	CRYPTO_secure_malloc_init(32768, 32);
+	cs_log_set_json(true);
+
+	/* Block the stop signals before any thread starts; main waits. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (svc_open(config, SVC_OPEN_ALL, &svc, &err) != CS_OK) {
+		cs_log(CS_LOG_ERR, "cannot start: %s", err.msg);
+		goto out;
+	}
+	if (svc->root == NULL)
+		cs_log(CS_LOG_WARN, "no CA yet: run 'certsvc-admin ca init'");
+	else if (ca_export_files(svc, &err) != CS_OK)
+		cs_log(CS_LOG_WARN, "cannot export CA files: %s", err.msg);
+	memset(&opts, 0, sizeof(opts));
+	opts.listen = svc->cfg.listen;
+	opts.threads = svc->cfg.http_threads;
+	opts.max_body = svc->cfg.max_body;
+	if (api_server_start(svc, &opts, &srv, &err) != CS_OK) {
+		cs_log(CS_LOG_ERR, "cannot start: %s", err.msg);
+		goto out;
+	}
+	cs_log(CS_LOG_INFO, "listening on %s (port %u)", svc->cfg.listen,
+	    api_server_port(srv));
+	if (sigwait(&sigs, &sig) != 0)
+		sig = 0;
+	cs_log(CS_LOG_INFO, "signal %d: shutting down", sig);
+	status = 0;
+out:
+	api_server_stop(srv);
+	svc_free(svc);
+	if (status == 0)
+		cs_log(CS_LOG_INFO, "stopped");
+	return status;
+}

@@ -1,0 +1,140 @@
+/*
+ * routes_base.c: the routes every deployment needs before any licence
+ * exists: liveness, readiness, the CA certificates and metrics.  This file
+ * also holds the route table (later issues add their rows here).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "crypto/crypto.h"
+#include "pkcs11/p11.h"
+
+static enum MHD_Result
+api_healthz(struct api_req *req)
+{
+	return api_reply(
+	    req, 200, "application/json", "{\"status\":\"ok\"}", 15);
+}
+
+/* Ready = the token signs and the store answers; 503 says which is not. */
+static enum MHD_Result
+api_readyz(struct api_req *req)
+{
+	bool token_ok, store_ok, ca_ok;
+
+	token_ok = p11_token_ready(req->svc->token);
+	store_ok = store_ping(req->svc->store);
+	ca_ok = req->svc->root != NULL && req->svc->issuing != NULL;
+	return api_reply_json(req, token_ok && store_ok && ca_ok ? 200 : 503,
+	    json_pack("{s:s,s:s,s:s,s:s}", "status",
+	        token_ok && store_ok && ca_ok ? "ready" : "not_ready", "token",
+	        token_ok ? "ok" : "unavailable", "store",
+	        store_ok ? "ok" : "unavailable", "ca",
+	        ca_ok ? "ok" : "missing"));
+}
+
+/* GET /ca/{root,issuing}.{pem,cer} (RFC 2585 type for DER). */
+static enum MHD_Result
+api_ca_cert(struct api_req *req)
+{
+	const char *name = req->url + strlen("/ca/");
+	struct cs_err err = {0};
+	struct buf *out = NULL;
+	enum MHD_Result ret;
+	X509 *cert = NULL;
+	bool pem;
+
+	if (strcmp(name, "root.pem") == 0 || strcmp(name, "root.cer") == 0)
+		cert = req->svc->root;
+	else if (strcmp(name, "issuing.pem") == 0 ||
+	    strcmp(name, "issuing.cer") == 0)
+		cert = req->svc->issuing;
+	if (cert == NULL)
+		return api_reply_error(
+		    req, 404, "not_found", "no certificate '%s'", name);
+	pem = strcmp(name + strlen(name) - 4, ".pem") == 0;
+	if ((pem ? crypto_cert_to_pem(cert, &out, &err)
+	         : crypto_cert_to_der(cert, &out, &err)) != CS_OK)
+		return api_reply_rc(req, &err);
+	ret = api_reply(req, 200,
+	    pem ? "application/x-pem-file" : "application/pkix-cert", out->data,
+	    out->len);
+	buf_free(out);
+	return ret;
+}
+
+static enum cs_rc
+api_metrics_token(struct api_req *req, struct buf *out)
+{
+	struct p11_token_status st;
+	struct p11_stats s;
+	enum cs_rc rc;
+
+	p11_stats_get(req->svc->token, &s);
+	memset(&st, 0, sizeof(st));
+	if (p11_token_info(req->svc->token, &st, NULL) != CS_OK)
+		st.present = false;
+	rc = buf_printf(out,
+	    "# HELP certsvc_token_signatures_total Signatures made by the "
+	    "token.\n# TYPE certsvc_token_signatures_total counter\n"
+	    "certsvc_token_signatures_total %llu\n"
+	    "# HELP certsvc_token_sign_failures_total Signing calls that "
+	    "failed.\n# TYPE certsvc_token_sign_failures_total counter\n"
+	    "certsvc_token_sign_failures_total %llu\n"
+	    "# HELP certsvc_token_sign_seconds Time spent in successful token "
+	    "signatures.\n# TYPE certsvc_token_sign_seconds summary\n"
+	    "certsvc_token_sign_seconds_sum %.9f\n"
+	    "certsvc_token_sign_seconds_count %llu\n"
+	    "# HELP certsvc_token_pool_waits_total Session check-outs that "
+	    "waited.\n# TYPE certsvc_token_pool_waits_total counter\n"
+	    "certsvc_token_pool_waits_total %llu\n"
+	    "# HELP certsvc_token_pool_timeouts_total Session check-outs that "
+	    "gave up.\n# TYPE certsvc_token_pool_timeouts_total counter\n"
+	    "certsvc_token_pool_timeouts_total %llu\n"
+	    "# HELP certsvc_token_recoveries_total Sessions re-opened or "
+	    "logged in again.\n# TYPE certsvc_token_recoveries_total counter\n"
+	    "certsvc_token_recoveries_total %llu\n"
+	    "# HELP certsvc_token_pool_sessions Sessions in the pool.\n"
+	    "# TYPE certsvc_token_pool_sessions gauge\n"
+	    "certsvc_token_pool_sessions %u\n"
+	    "# HELP certsvc_token_pool_idle Idle sessions in the pool.\n"
+	    "# TYPE certsvc_token_pool_idle gauge\n"
+	    "certsvc_token_pool_idle %u\n"
+	    "# HELP certsvc_token_present Whether the token answers.\n"
+	    "# TYPE certsvc_token_present gauge\ncertsvc_token_present %d\n",
+	    (unsigned long long)s.signs, (unsigned long long)s.sign_failures,
+	    (double)s.sign_ns / 1e9, (unsigned long long)s.signs,
+	    (unsigned long long)s.pool_waits,
+	    (unsigned long long)s.pool_timeouts,
+	    (unsigned long long)s.recoveries, st.pool_size, st.pool_idle,
+	    st.present ? 1 : 0);
+	return rc;
+}
+
+static enum MHD_Result
+api_metrics(struct api_req *req)
+{
+	enum MHD_Result ret;
+	struct buf *out;
+
+	out = buf_new(4096);
+	if (out == NULL || api_metrics_http(req->srv, out) != CS_OK ||
+	    api_metrics_token(req, out) != CS_OK) {
+		buf_free(out);
+		return api_reply_error(
+		    req, 500, "out_of_memory", "cannot render metrics");
+	}
+	ret = api_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8",
+	    out->data, out->len);
+	buf_free(out);
+	return ret;
+}
+
+const struct api_route api_routes[] = {
+    {"GET", "/healthz", "/healthz", api_healthz},
+    {"GET", "/readyz", "/readyz", api_readyz},
+    {"GET", "/metrics", "/metrics", api_metrics},
+    {"GET", "/ca/*", "/ca/{name}", api_ca_cert},
+    {NULL, NULL, NULL, NULL},
+};

@@ -1,0 +1,412 @@
+/*
+ * server.c: libmicrohttpd set-up, routing, body limits and the error shape
+ * {"error":{"code","message"}} of every failure.  Counters are atomics
+ * indexed by route and status, so /metrics costs no lock on the hot path.
+ */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "api/api.h"
+#include "certsvc/log.h"
+
+#define API_MAX_ROUTES 64
+#define API_ROUTE_OTHER (API_MAX_ROUTES - 1)
+
+static const int api_status_codes[] = {
+    200, 201, 204, 304, 400, 401, 403, 404, 405, 409, 413, 415, 429, 500, 503};
+#define API_NSTATUS (sizeof(api_status_codes) / sizeof(api_status_codes[0]))
+
+struct api_server {
+	struct svc *svc;
+	struct MHD_Daemon *mhd;
+	size_t max_body;
+	unsigned port;
+	/* [route][status index]; the last status column counts "other". */
+	atomic_uint_fast64_t requests[API_MAX_ROUTES][API_NSTATUS + 1];
+};
+
+static int
+api_status_index(int status)
+{
+	size_t i;
+
+	for (i = 0; i < API_NSTATUS; i++)
+		if (api_status_codes[i] == status)
+			return (int)i;
+	return (int)API_NSTATUS;
+}
+
+enum MHD_Result
+api_reply(struct api_req *req, int status, const char *content_type,
+    const void *data, size_t len)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(
+	    len, (void *)data, MHD_RESPMEM_MUST_COPY);
+	if (resp == NULL)
+		return MHD_NO;
+	if (content_type != NULL)
+		MHD_add_response_header(
+		    resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (status == 405) {
+		/* Allow lists the methods the path does take. */
+		char allow[64] = "";
+		const struct api_route *r;
+
+		for (r = api_routes; r->method != NULL; r++) {
+			if (strcmp(r->path, req->url) != 0 ||
+			    strstr(allow, r->method) != NULL)
+				continue;
+			if (allow[0] != '\0')
+				strncat(allow, ", ",
+				    sizeof(allow) - strlen(allow) - 1);
+			strncat(allow, r->method,
+			    sizeof(allow) - strlen(allow) - 1);
+		}
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	}
+	req->status = status;
+	ret = MHD_queue_response(req->conn, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+enum MHD_Result
+api_reply_json(struct api_req *req, int status, json_t *obj)
+{
+	enum MHD_Result ret;
+	char *text;
+
+	text = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	if (text == NULL)
+		return api_reply_error(
+		    req, 500, "out_of_memory", "cannot encode response");
+	ret = api_reply(req, status, "application/json", text, strlen(text));
+	free(text);
+	return ret;
+}
+
+enum MHD_Result
+api_reply_error(
+    struct api_req *req, int status, const char *code, const char *fmt, ...)
+{
+	char msg[CS_ERR_MSG_MAX];
+	enum MHD_Result ret;
+	json_t *obj;
+	char *text;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+		msg[0] = '\0';
+	va_end(ap);
+	obj = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+	text = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
+	json_decref(obj);
+	if (text == NULL)
+		return api_reply(req, 500, "application/json",
+		    "{\"error\":{\"code\":\"out_of_memory\",\"message\":\"\"}}",
+		    50);
+	ret = api_reply(req, status, "application/json", text, strlen(text));
+	free(text);
+	return ret;
+}
+
+enum MHD_Result
+api_reply_rc(struct api_req *req, const struct cs_err *err)
+{
+	return api_reply_error(req, cs_rc_http_status(err->rc),
+	    cs_rc_name(err->rc), "%s", err->msg);
+}
+
+/* Find the route for method and url; *path_match tells a 405 from a 404. */
+static int
+api_route_find(const char *method, const char *url, bool *path_match)
+{
+	const struct api_route *r;
+	size_t n;
+	int i;
+
+	*path_match = false;
+	for (i = 0, r = api_routes; r->method != NULL; r++, i++) {
+		n = strlen(r->path);
+		if (n > 0 && r->path[n - 1] == '*') {
+			if (strncmp(url, r->path, n - 1) != 0)
+				continue;
+		} else if (strcmp(url, r->path) != 0) {
+			continue;
+		}
+		*path_match = true;
+		if (strcmp(method, r->method) == 0 ||
+		    (strcmp(method, "HEAD") == 0 &&
+		        strcmp(r->method, "GET") == 0))
+			return i;
+	}
+	return -1;
+}
+
+static void
+api_request_id(char out[33])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char rnd[16];
+	int i;
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		memset(rnd, 0, sizeof(rnd));
+	for (i = 0; i < 16; i++) {
+		out[2 * i] = hex[rnd[i] >> 4];
+		out[2 * i + 1] = hex[rnd[i] & 15];
+	}
+	out[32] = '\0';
+}
+
+static enum MHD_Result
+api_access(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_size, void **con_cls)
+{
+	struct api_server *srv = cls;
+	struct api_req *req = *con_cls;
+	bool path_match;
+
+	(void)version;
+	if (req == NULL) {
+		req = calloc(1, sizeof(*req));
+		if (req == NULL)
+			return MHD_NO;
+		req->srv = srv;
+		req->svc = srv->svc;
+		req->conn = conn;
+		req->method = method;
+		req->url = url;
+		req->start_ns = cs_now_ns();
+		api_request_id(req->request_id);
+		req->route = api_route_find(method, url, &path_match);
+		if (req->route < 0)
+			req->route = path_match ? -2 : -1;
+		*con_cls = req;
+		return MHD_YES;
+	}
+	if (*upload_size > 0) {
+		if (!req->body_too_large && req->body == NULL)
+			req->body = buf_new(*upload_size);
+		if (req->body_too_large || req->body == NULL ||
+		    req->body->len + *upload_size > srv->max_body ||
+		    buf_append(req->body, upload_data, *upload_size) != CS_OK) {
+			req->body_too_large = true;
+			buf_free(req->body);
+			req->body = NULL;
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (req->route == -1)
+		return api_reply_error(
+		    req, 404, "not_found", "no route for '%s'", url);
+	if (req->route == -2)
+		return api_reply_error(req, 405, "method_not_allowed",
+		    "method %s not allowed on '%s'", method, url);
+	if (req->body_too_large)
+		return api_reply_error(req, 413, "too_large",
+		    "request body is larger than %zu bytes", srv->max_body);
+	return api_routes[req->route].fn(req);
+}
+
+static void
+api_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct api_server *srv = cls;
+	struct api_req *req = *con_cls;
+	int route;
+
+	(void)conn;
+	(void)toe;
+	if (req == NULL)
+		return;
+	route = req->route >= 0 && req->route < API_ROUTE_OTHER
+	    ? req->route
+	    : API_ROUTE_OTHER;
+	if (req->status != 0)
+		atomic_fetch_add_explicit(
+		    &srv->requests[route][api_status_index(req->status)], 1,
+		    memory_order_relaxed);
+	cs_log(CS_LOG_DEBUG, "request %s %s %s -> %d in %lu us",
+	    req->request_id, req->method,
+	    req->route >= 0 ? api_routes[req->route].name : "-", req->status,
+	    (unsigned long)((cs_now_ns() - req->start_ns) / 1000));
+	buf_free(req->body);
+	free(req);
+	*con_cls = NULL;
+}
+
+static void
+api_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	(void)cls;
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+		return;
+	msg[strcspn(msg, "\n")] = '\0';
+	cs_log(CS_LOG_WARN, "http: %s", msg);
+}
+
+/* Split "host:port" or "[v6]:port" and resolve it. */
+static enum cs_rc
+api_parse_listen(const char *listen, struct sockaddr_storage *ss,
+    socklen_t *sslen, struct cs_err *err)
+{
+	char host[256], port[16];
+	const char *colon;
+	struct addrinfo hints, *res = NULL;
+	size_t hlen;
+
+	if (listen[0] == '[') {
+		colon = strstr(listen, "]:");
+		if (colon == NULL)
+			goto bad;
+		hlen = (size_t)(colon - listen - 1);
+		if (hlen >= sizeof(host))
+			goto bad;
+		memcpy(host, listen + 1, hlen);
+		colon++;
+	} else {
+		colon = strrchr(listen, ':');
+		if (colon == NULL)
+			goto bad;
+		hlen = (size_t)(colon - listen);
+		if (hlen >= sizeof(host))
+			goto bad;
+		memcpy(host, listen, hlen);
+	}
+	host[hlen] = '\0';
+	if (!cs_strlcpy(port, colon + 1, sizeof(port)) || port[0] == '\0')
+		goto bad;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
+	if (getaddrinfo(hlen > 0 ? host : NULL, port, &hints, &res) != 0 ||
+	    res == NULL)
+		goto bad;
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*sslen = res->ai_addrlen;
+	freeaddrinfo(res);
+	return CS_OK;
+bad:
+	return cs_err_set(err, CS_ERR_INVALID,
+	    "listen address '%s' is not host:port", listen);
+}
+
+enum cs_rc
+api_server_start(struct svc *svc, const struct api_options *opts,
+    struct api_server **out, struct cs_err *err)
+{
+	struct sockaddr_storage ss;
+	const union MHD_DaemonInfo *info;
+	struct api_server *srv;
+	socklen_t sslen;
+	unsigned flags, threads;
+	long ncpu;
+	enum cs_rc rc;
+
+	*out = NULL;
+	rc = api_parse_listen(opts->listen, &ss, &sslen, err);
+	if (rc != CS_OK)
+		return rc;
+	srv = calloc(1, sizeof(*srv));
+	if (srv == NULL)
+		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
+	srv->svc = svc;
+	srv->max_body = opts->max_body > 0 ? opts->max_body : 1 << 20;
+	threads = opts->threads;
+	if (threads == 0) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = ncpu > 0 ? (unsigned)ncpu : 1;
+	}
+	flags =
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, api_access, srv,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
+	    opts->conn_timeout_s > 0 ? opts->conn_timeout_s : 30u,
+	    MHD_OPTION_CONNECTION_LIMIT,
+	    opts->conn_limit > 0 ? opts->conn_limit : 1024u,
+	    MHD_OPTION_NOTIFY_COMPLETED, api_completed, srv,
+	    MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, NULL,
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+	if (srv->mhd == NULL) {
+		free(srv);
+		return cs_err_set(
+		    err, CS_ERR_IO, "cannot listen on '%s'", opts->listen);
+	}
+	info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = info != NULL ? info->port : 0;
+	*out = srv;
+	return CS_OK;
+}
+
+unsigned
+api_server_port(const struct api_server *srv)
+{
+	return srv->port;
+}
+
+void
+api_server_stop(struct api_server *srv)
+{
+	if (srv == NULL)
+		return;
+	MHD_stop_daemon(srv->mhd);
+	free(srv);
+}
+
+enum cs_rc
+api_metrics_http(struct api_server *srv, struct buf *out)
+{
+	uint64_t v;
+	size_t r, s;
+	int code;
+
+	if (buf_append_str(out,
+	        "# HELP certsvc_http_requests_total HTTP requests by route and "
+	        "status.\n# TYPE certsvc_http_requests_total counter\n") !=
+	    CS_OK)
+		return CS_ERR_NOMEM;
+	for (r = 0; r < API_MAX_ROUTES; r++) {
+		for (s = 0; s <= API_NSTATUS; s++) {
+			v = atomic_load_explicit(
+			    &srv->requests[r][s], memory_order_relaxed);
+			if (v == 0)
+				continue;
+			code = s < API_NSTATUS ? api_status_codes[s] : 0;
+			if (buf_printf(out,
+			        "certsvc_http_requests_total"
+			        "{route=\"%s\",code=\"%s%.0d\"} %llu\n",
+			        r == API_ROUTE_OTHER ? "other"
+			                             : api_routes[r].name,
+			        code == 0 ? "other" : "", code,
+			        (unsigned long long)v) != CS_OK)
+				return CS_ERR_NOMEM;
+		}
+	}
+	return CS_OK;
+}

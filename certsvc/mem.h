@@ -1,0 +1,73 @@
+/*
+ * mem.h: growable byte buffers, bounded string copies, checked number
+ * parsing and whole-file I/O: the few helpers every module needs.
+ */
+#ifndef CERTSVC_MEM_H
+#define CERTSVC_MEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "certsvc/err.h"
+
+/* A byte buffer; data is always followed by a NUL (not counted in len). */
+struct buf {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+};
+
+/* A new empty buffer with room for cap bytes; NULL when out of memory. */
+struct buf *buf_new(size_t cap);
+
+/* A new buffer holding a copy of len bytes at p; NULL when out of memory. */
+struct buf *buf_from(const void *p, size_t len);
+
+/* Wipe and free b; NULL does nothing. */
+void buf_free(struct buf *b);
+
+/* Make room for n more bytes; CS_ERR_NOMEM on failure (b unchanged). */
+enum cs_rc buf_reserve(struct buf *b, size_t n);
+
+/* Append len bytes; CS_ERR_NOMEM on failure (b unchanged). */
+enum cs_rc buf_append(struct buf *b, const void *p, size_t len);
+
+/* Append a NUL-terminated string (without its NUL). */
+enum cs_rc buf_append_str(struct buf *b, const char *s);
+
+/* Append printf-style text. */
+enum cs_rc buf_printf(struct buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * Copy src into dst of size dstsz, always NUL-terminated.  Returns false
+ * (and copies nothing) when src does not fit.
+ */
+bool cs_strlcpy(char *dst, const char *src, size_t dstsz);
+
+/*
+ * Parse all of s as a base-10 integer within [min, max].  Returns false on
+ * empty input, trailing characters or overflow.
+ */
+bool cs_parse_ll(const char *s, long long min, long long max, long long *out);
+
+/* Read a whole file of at most maxlen bytes into *out (given). */
+enum cs_rc cs_file_read(
+    const char *path, size_t maxlen, struct buf **out, struct cs_err *err);
+
+/*
+ * Write len bytes to path atomically (temporary file, fsync, rename) with
+ * the given mode.  With excl, fails with CS_ERR_CONFLICT if path exists.
+ */
+enum cs_rc cs_file_write(const char *path, const void *p, size_t len,
+    mode_t mode, bool excl, struct cs_err *err);
+
+/* mkdir -p with mode for the directories it creates. */
+enum cs_rc cs_mkdir_p(const char *path, mode_t mode, struct cs_err *err);
+
+/* Monotonic clock in nanoseconds. */
+uint64_t cs_now_ns(void);
+
+#endif

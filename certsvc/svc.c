@@ -1,0 +1,160 @@
+/*
+ * svc.c: opens the pieces of a running certsvc in a fixed order (config,
+ * store, token, CA) and closes them in reverse.  The PIN is read through
+ * svc_pin_fn() at every login, so it is in memory only for the duration of
+ * a login unless it came from the environment, where it cannot be read a
+ * second time once unset.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "certsvc/log.h"
+#include "certsvc/mem.h"
+#include "certsvc/svc.h"
+#include "crypto/crypto.h"
+
+enum cs_rc
+svc_pin_fn(void *arg, char *pin, size_t pinsz, struct cs_err *err)
+{
+	struct svc *svc = arg;
+
+	if (svc->pin_copy != NULL) {
+		if (!cs_strlcpy(pin, svc->pin_copy, pinsz))
+			return cs_err_set(err, CS_ERR_INVALID, "PIN too long");
+		return CS_OK;
+	}
+	return cfg_pin_read(&svc->cfg, pin, pinsz, err);
+}
+
+/* Move CERTSVC_PIN into the secure heap and remove it from the env. */
+static enum cs_rc
+svc_take_env_pin(struct svc *svc, struct cs_err *err)
+{
+	char *env = getenv("CERTSVC_PIN");
+	size_t n;
+
+	if (env == NULL || *env == '\0')
+		return CS_OK;
+	n = strlen(env);
+	if (n > P11_PIN_MAX)
+		return cs_err_set(err, CS_ERR_INVALID,
+		    "CERTSVC_PIN is longer than %d bytes", P11_PIN_MAX);
+	svc->pin_copy = OPENSSL_secure_zalloc(n + 1);
+	if (svc->pin_copy == NULL)
+		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
+	memcpy(svc->pin_copy, env, n);
+	OPENSSL_cleanse(env, n);
+	unsetenv("CERTSVC_PIN");
+	return CS_OK;
+}
+
+enum cs_rc
+svc_load_ca(struct svc *svc, struct cs_err *err)
+{
+	struct store_ca ca;
+	X509 *root = NULL, *issuing = NULL;
+	enum cs_rc rc;
+
+	memset(&ca, 0, sizeof(ca));
+	rc = store_ca_get(svc->store, "root", &ca, err);
+	if (rc != CS_OK)
+		goto out;
+	rc = crypto_cert_from_der(
+	    ca.cert_der->data, ca.cert_der->len, &root, err);
+	store_ca_release(&ca);
+	if (rc != CS_OK)
+		goto out;
+	rc = store_ca_get(svc->store, "issuing", &ca, err);
+	if (rc != CS_OK)
+		goto out;
+	rc = crypto_cert_from_der(
+	    ca.cert_der->data, ca.cert_der->len, &issuing, err);
+	store_ca_release(&ca);
+	if (rc != CS_OK)
+		goto out;
+	X509_free(svc->root);
+	X509_free(svc->issuing);
+	svc->root = root;
+	svc->issuing = issuing;
+	root = NULL;
+	issuing = NULL;
+out:
+	X509_free(root);
+	X509_free(issuing);
+	return rc;
+}
+
+enum cs_rc
+svc_open(const char *config_path, unsigned flags, struct svc **out,
+    struct cs_err *err)
+{
+	struct p11_config pc;
+	enum cs_log_level level;
+	struct svc *svc;
+	enum cs_rc rc;
+
+	*out = NULL;
+	svc = calloc(1, sizeof(*svc));
+	if (svc == NULL)
+		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
+	rc = cfg_load(config_path, &svc->cfg, err);
+	if (rc != CS_OK)
+		goto fail;
+	if (cs_log_level_parse(svc->cfg.log_level, &level))
+		cs_log_set_level(level);
+	if (svc->cfg.softhsm2_conf[0] != '\0' &&
+	    access(svc->cfg.softhsm2_conf, R_OK) == 0)
+		setenv("SOFTHSM2_CONF", svc->cfg.softhsm2_conf, 1);
+	rc = svc_take_env_pin(svc, err);
+	if (rc != CS_OK)
+		goto fail;
+	if (flags & SVC_OPEN_STORE) {
+		rc = store_open(
+		    svc->cfg.db_path, svc->cfg.db_conns, &svc->store, err);
+		if (rc != CS_OK)
+			goto fail;
+		rc = svc_load_ca(svc, err);
+		if (rc == CS_ERR_NOT_FOUND) {
+			cs_err_clear(err);
+			rc = CS_OK;
+		}
+		if (rc != CS_OK)
+			goto fail;
+	}
+	if (flags & SVC_OPEN_TOKEN) {
+		memset(&pc, 0, sizeof(pc));
+		pc.module = svc->cfg.module;
+		pc.token_label = svc->cfg.token_label;
+		pc.pool_size = svc->cfg.pool_size;
+		pc.timeout_ms = svc->cfg.token_timeout_ms;
+		pc.pin_fn = svc_pin_fn;
+		pc.pin_arg = svc;
+		rc = p11_token_open(&pc, &svc->token, err);
+		if (rc != CS_OK)
+			goto fail;
+	}
+	*out = svc;
+	return CS_OK;
+fail:
+	svc_free(svc);
+	return rc;
+}
+
+void
+svc_free(struct svc *svc)
+{
+	if (svc == NULL)
+		return;
+	p11_token_free(svc->token);
+	store_free(svc->store);
+	X509_free(svc->root);
+	X509_free(svc->issuing);
+	if (svc->pin_copy != NULL)
+		OPENSSL_secure_clear_free(
+		    svc->pin_copy, strlen(svc->pin_copy) + 1);
+	OPENSSL_cleanse(svc, sizeof(*svc));
+	free(svc);
+}

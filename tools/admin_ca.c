@@ -1,0 +1,189 @@
+/*
+ * admin_ca.c: "ca init" and "ca show".
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "certsvc/ca.h"
+#include "certsvc/mem.h"
+#include "crypto/crypto.h"
+#include "tools/admin.h"
+
+int
+admin_ca_init(struct admin_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"alg", required_argument, NULL, 'a'},
+	    ADMIN_COMMON_OPTIONS,
+	};
+	struct ca_init_opts opts = {P11_ALG_P256, "admin"};
+	struct cs_err err = {0};
+	struct svc *svc = NULL;
+	bool created = false;
+	int ch, ret;
+
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		ret = admin_common_option(ctx, ch);
+		if (ret >= 0)
+			return ret;
+		if (ret == ADMIN_CONTINUE)
+			continue;
+		if (ch == 'a' && !p11_alg_parse(optarg, &opts.alg))
+			return admin_usage_error(ctx,
+			    "unknown algorithm '%s' "
+			    "(p256, p384, rsa3072)",
+			    optarg);
+	}
+	if (optind != argc)
+		return admin_usage_error(
+		    ctx, "unexpected argument '%s'", argv[optind]);
+	ret = admin_open(ctx, SVC_OPEN_ALL, &svc);
+	if (ret != ADMIN_EXIT_OK)
+		return ret;
+	if (ca_init(svc, &opts, &created, &err) != CS_OK) {
+		ret = admin_fail(ctx, &err);
+		goto out;
+	}
+	if (ctx->json)
+		admin_print_json(json_pack("{s:b,s:s}", "created", created,
+		    "data_dir", svc->cfg.data_dir));
+	else if (created)
+		printf("created root and issuing CA; certificates in %s/ca/\n",
+		    svc->cfg.data_dir);
+	else
+		printf("nothing to do: the CA exists already\n");
+out:
+	svc_free(svc);
+	return ret;
+}
+
+static void
+ca_time(const ASN1_TIME *t, char *out, size_t outsz)
+{
+	struct tm tm;
+
+	if (ASN1_TIME_to_tm(t, &tm) != 1 ||
+	    strftime(out, outsz, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		cs_strlcpy(out, "?", outsz);
+}
+
+static json_t *
+ca_describe(const char *name, X509 *cert, const char *uri)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	char subject[512], issuer[512], nb[32], na[32], fp[3 * 32 + 1];
+	char *serial = NULL;
+	unsigned mdlen = 0, i;
+	BIGNUM *bn;
+	json_t *obj;
+
+	crypto_cert_subject(cert, subject, sizeof(subject));
+	X509_NAME_oneline(X509_get_issuer_name(cert), issuer, sizeof(issuer));
+	ca_time(X509_get0_notBefore(cert), nb, sizeof(nb));
+	ca_time(X509_get0_notAfter(cert), na, sizeof(na));
+	fp[0] = '\0';
+	if (X509_digest(cert, EVP_sha256(), md, &mdlen) == 1)
+		for (i = 0; i < mdlen && i < 32; i++)
+			snprintf(fp + 3 * i, sizeof(fp) - 3 * i, "%02X%s",
+			    md[i], i + 1 < mdlen ? ":" : "");
+	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+	if (bn != NULL)
+		serial = BN_bn2hex(bn);
+	BN_free(bn);
+	obj = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "name", name,
+	    "subject", subject, "issuer", issuer, "serial",
+	    serial != NULL ? serial : "?", "not_before", nb, "not_after", na,
+	    "sha256_fingerprint", fp, "key_uri", uri);
+	OPENSSL_free(serial);
+	return obj;
+}
+
+int
+admin_ca_show(struct admin_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"pem", no_argument, NULL, 'p'},
+	    ADMIN_COMMON_OPTIONS,
+	};
+	static const char *const names[] = {"root", "issuing"};
+	struct store_ca ca;
+	struct cs_err err = {0};
+	struct svc *svc = NULL;
+	struct buf *pem = NULL;
+	json_t *arr, *one;
+	bool want_pem = false;
+	X509 *cert;
+	int ch, ret, i;
+
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		ret = admin_common_option(ctx, ch);
+		if (ret >= 0)
+			return ret;
+		if (ret == ADMIN_CONTINUE)
+			continue;
+		if (ch == 'p')
+			want_pem = true;
+	}
+	if (optind != argc)
+		return admin_usage_error(
+		    ctx, "unexpected argument '%s'", argv[optind]);
+	ret = admin_open(ctx, SVC_OPEN_STORE, &svc);
+	if (ret != ADMIN_EXIT_OK)
+		return ret;
+	if (svc->root == NULL) {
+		cs_err_set(&err, CS_ERR_NOT_FOUND,
+		    "no CA yet (run 'certsvc-admin ca init')");
+		ret = admin_fail(ctx, &err);
+		goto out;
+	}
+	arr = json_array();
+	for (i = 0; i < 2; i++) {
+		memset(&ca, 0, sizeof(ca));
+		if (store_ca_get(svc->store, names[i], &ca, &err) != CS_OK) {
+			json_decref(arr);
+			ret = admin_fail(ctx, &err);
+			goto out;
+		}
+		cert = i == 0 ? svc->root : svc->issuing;
+		one = ca_describe(names[i], cert, ca.key_uri);
+		store_ca_release(&ca);
+		if (want_pem && crypto_cert_to_pem(cert, &pem, &err) == CS_OK) {
+			json_object_set_new(one, "pem",
+			    json_stringn((char *)pem->data, pem->len));
+			buf_free(pem);
+			pem = NULL;
+		}
+		if (!ctx->json) {
+			printf("%s CA\n  subject:     %s\n  issuer:      %s\n"
+			       "  serial:      %s\n  valid:       %s .. %s\n"
+			       "  sha256:      %s\n  key:         %s\n",
+			    names[i],
+			    json_string_value(json_object_get(one, "subject")),
+			    json_string_value(json_object_get(one, "issuer")),
+			    json_string_value(json_object_get(one, "serial")),
+			    json_string_value(
+			        json_object_get(one, "not_before")),
+			    json_string_value(
+			        json_object_get(one, "not_after")),
+			    json_string_value(
+			        json_object_get(one, "sha256_fingerprint")),
+			    json_string_value(json_object_get(one, "key_uri")));
+			if (want_pem)
+				fputs(json_string_value(
+				          json_object_get(one, "pem")),
+				    stdout);
+		}
+		json_array_append_new(arr, one);
+	}
+	if (ctx->json)
+		admin_print_json(arr);
+	else
+		json_decref(arr);
+out:
+	svc_free(svc);
+	return ret;
+}

@@ -1,0 +1,142 @@
+/*
+ * certsvc-admin.c: the administrator's CLI, "certsvc-admin <noun> <verb>
+ * [options]".  This file only finds the command and hands it its argv;
+ * only main() exits.  The PIN is never an argument: it comes from the data
+ * dir's pin file or from CERTSVC_PIN.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "certsvc/log.h"
+#include "certsvc/mem.h"
+#include "tools/admin.h"
+
+const struct admin_command admin_commands[] = {
+    {"init", NULL, "[--demo] [--alg ALG]",
+        "Create a data dir: config, PIN, SoftHSM2 token (when the module "
+        "is SoftHSM2),\nstore and CA. Idempotent: a second run changes "
+        "nothing and says so.",
+        "  --demo            also create the demo objects "
+        "(DESIGN.md section 7)\n"
+        "  --alg ALG         CA key algorithm: p256 (default), p384, "
+        "rsa3072\n",
+        admin_init},
+    {"token", "status", "",
+        "Show the token, its login state and the "
+        "session pool.",
+        "", admin_token_status},
+    {"key", "generate", "--label LABEL [--alg ALG] [--purpose P]",
+        "Generate a key pair inside the token (sensitive, "
+        "non-extractable)\nand record it in the key inventory.",
+        "  --label LABEL     CKA_LABEL of the new key (required, unique)\n"
+        "  --alg ALG         p256 (default), p384, rsa3072\n"
+        "  --purpose P       inventory purpose (default: admin)\n",
+        admin_key_generate},
+    {"key", "list", "",
+        "List the token's private keys with their "
+        "attributes and purposes.",
+        "", admin_key_list},
+    {"ca", "init", "[--alg ALG]",
+        "Create the root and issuing CA in the token if there is none.",
+        "  --alg ALG         p256 (default), p384, rsa3072\n", admin_ca_init},
+    {"ca", "show", "[--pem]", "Show the CA certificates.",
+        "  --pem             also print the certificates in PEM\n",
+        admin_ca_show},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
+};
+
+static void
+usage(FILE *f)
+{
+	const struct admin_command *c;
+	char name[64];
+
+	fputs("usage: certsvc-admin <command> [options]\n\n"
+	      "Administer a certsvc data dir: token, CA, keys.\n\n"
+	      "commands:\n",
+	    f);
+	for (c = admin_commands; c->noun != NULL; c++) {
+		snprintf(name, sizeof(name), "%s%s%s", c->noun,
+		    c->verb != NULL ? " " : "", c->verb != NULL ? c->verb : "");
+		fprintf(f, "  %-16s %.*s\n", name,
+		    (int)strcspn(c->summary, "\n"), c->summary);
+	}
+	fputs("\ncommon options:\n"
+	      "  --data-dir DIR    data directory (default: $CERTSVC_DATA, "
+	      "else ./var)\n"
+	      "  --json            machine-readable output\n"
+	      "  -h, --help        help (also after a command)\n\n"
+	      "The token PIN comes from DIR/pin (mode 0600) or CERTSVC_PIN, "
+	      "never from argv.\n\n"
+	      "exit codes:\n"
+	      "  0 ok, 1 failure, 2 usage or invalid input, 3 not found, "
+	      "4 conflict,\n"
+	      "  5 token unavailable, 6 store failure, 7 crypto failure, "
+	      "8 file/permission\n",
+	    f);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct admin_command *c;
+	struct admin_ctx ctx;
+	char name[64];
+	const char *data;
+	int first, rc;
+
+	memset(&ctx, 0, sizeof(ctx));
+	data = getenv("CERTSVC_DATA");
+	cs_strlcpy(ctx.data_dir, data != NULL && *data != '\0' ? data : "var",
+	    sizeof(ctx.data_dir));
+	if (snprintf(ctx.config, sizeof(ctx.config), "%s/certsvc.conf",
+	        ctx.data_dir) >= (int)sizeof(ctx.config)) {
+		fputs("certsvc-admin: CERTSVC_DATA too long\n", stderr);
+		return ADMIN_EXIT_USAGE;
+	}
+	cs_log_set_level(CS_LOG_WARN);
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? ADMIN_EXIT_USAGE : ADMIN_EXIT_OK;
+	}
+	for (c = admin_commands; c->noun != NULL; c++) {
+		if (strcmp(c->noun, argv[1]) != 0)
+			continue;
+		if (c->verb == NULL)
+			break;
+		if (argc >= 3 && strcmp(c->verb, argv[2]) == 0)
+			break;
+	}
+	if (c->noun == NULL) {
+		for (c = admin_commands; c->noun != NULL; c++)
+			if (strcmp(c->noun, argv[1]) == 0)
+				break;
+		if (c->noun != NULL && (argc < 3 || argv[2][0] == '-')) {
+			fprintf(stderr,
+			    "certsvc-admin: '%s' needs a verb:", argv[1]);
+			for (; c->noun != NULL; c++)
+				if (strcmp(c->noun, argv[1]) == 0)
+					fprintf(stderr, " %s", c->verb);
+			fputs("\n", stderr);
+		} else {
+			fprintf(stderr,
+			    "certsvc-admin: unknown command '%s%s%s'"
+			    "\ntry 'certsvc-admin --help'\n",
+			    argv[1], c->noun != NULL ? " " : "",
+			    c->noun != NULL ? argv[2] : "");
+		}
+		return ADMIN_EXIT_USAGE;
+	}
+	snprintf(name, sizeof(name), "%s%s%s", c->noun,
+	    c->verb != NULL ? " " : "", c->verb != NULL ? c->verb : "");
+	ctx.cmd = name;
+	first = c->verb != NULL ? 2 : 1;
+	optind = 1;
+	OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL);
+	rc = c->fn(&ctx, argc - first, argv + first);
+	return rc;
+}
