@@ -60,6 +60,7 @@ main(int argc, char **argv)
 	struct api_server *srv = NULL;
 	struct svc *svc = NULL;
 	struct cs_err err = {0};
+	enum cs_log_level level;
 	const char *data;
 	sigset_t sigs;
 	int ch, sig, status = 1;
@@ -103,6 +104,8 @@ main(int argc, char **argv)
 		cs_log(CS_LOG_ERR, "cannot start: %s", err.msg);
 		goto out;
 	}
+	if (cs_log_level_parse(svc->cfg.log_level, &level))
+		cs_log_set_level(level);
 	if (svc->root == NULL)
 		cs_log(CS_LOG_WARN, "no CA yet: run 'certsvc-admin ca init'");
 	else if (ca_export_files(svc, &err) != CS_OK)

@@ -345,13 +345,13 @@ api_server_start(struct svc *svc, const struct api_options *opts,
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, api_access, srv,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	    MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
+	    MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+	    (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
+	    MHD_OPTION_CONNECTION_TIMEOUT,
 	    opts->conn_timeout_s > 0 ? opts->conn_timeout_s : 30u,
 	    MHD_OPTION_CONNECTION_LIMIT,
 	    opts->conn_limit > 0 ? opts->conn_limit : 1024u,
 	    MHD_OPTION_NOTIFY_COMPLETED, api_completed, srv,
-	    MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, NULL,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
 	if (srv->mhd == NULL) {
 		free(srv);

@@ -92,7 +92,6 @@ svc_open(const char *config_path, unsigned flags, struct svc **out,
     struct cs_err *err)
 {
 	struct p11_config pc;
-	enum cs_log_level level;
 	struct svc *svc;
 	enum cs_rc rc;
 
@@ -103,8 +102,6 @@ svc_open(const char *config_path, unsigned flags, struct svc **out,
 	rc = cfg_load(config_path, &svc->cfg, err);
 	if (rc != CS_OK)
 		goto fail;
-	if (cs_log_level_parse(svc->cfg.log_level, &level))
-		cs_log_set_level(level);
 	if (svc->cfg.softhsm2_conf[0] != '\0' &&
 	    access(svc->cfg.softhsm2_conf, R_OK) == 0)
 		setenv("SOFTHSM2_CONF", svc->cfg.softhsm2_conf, 1);
