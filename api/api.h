@@ -15,6 +15,7 @@
 
 #include "certsvc/err.h"
 #include "certsvc/mem.h"
+#include "certsvc/client.h"
 #include "certsvc/svc.h"
 
 struct api_server;
@@ -70,6 +71,25 @@ enum MHD_Result api_reply_error(
     struct api_req *req, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 enum MHD_Result api_reply_rc(struct api_req *req, const struct cs_err *err);
+
+/*
+ * Authenticate the request's bearer token.  On failure a 401 (with
+ * WWW-Authenticate) is queued, *ret holds what to return and false comes
+ * back.
+ */
+bool api_authenticate(
+    struct api_req *req, struct client_principal *p, enum MHD_Result *ret);
+
+/*
+ * Parse the body as a JSON object, requiring Content-Type application/json
+ * (415 otherwise) and a well-formed body (400 with line and column).  On
+ * failure a response is queued, *ret holds what to return, NULL comes
+ * back; else the value is given (json_decref).
+ */
+json_t *api_json_body(struct api_req *req, enum MHD_Result *ret);
+
+/* The path after prefix (which url starts with), e.g. an id. */
+const char *api_path_rest(const struct api_req *req, const char *prefix);
 
 /* Write the HTTP request counters in Prometheus text format. */
 enum cs_rc api_metrics_http(struct api_server *srv, struct buf *out);

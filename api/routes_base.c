@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/routes.h"
 #include "crypto/crypto.h"
 #include "pkcs11/p11.h"
 
@@ -136,5 +137,8 @@ const struct api_route api_routes[] = {
     {"GET", "/readyz", "/readyz", api_readyz},
     {"GET", "/metrics", "/metrics", api_metrics},
     {"GET", "/ca/*", "/ca/{name}", api_ca_cert},
+    {"POST", "/v1/licences", "/v1/licences", api_licence_issue},
+    {"GET", "/v1/licences/*", "/v1/licences/{id}", api_licence_get},
+    {"GET", "/v1/holder/licences", "/v1/holder/licences", api_holder_licences},
     {NULL, NULL, NULL, NULL},
 };

@@ -10,12 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <openssl/rand.h>
 
 #include "api/api.h"
+#include "certsvc/jcs.h"
 #include "certsvc/log.h"
 
 #define API_MAX_ROUTES 64
@@ -131,6 +133,86 @@ api_reply_rc(struct api_req *req, const struct cs_err *err)
 {
 	return api_reply_error(req, cs_rc_http_status(err->rc),
 	    cs_rc_name(err->rc), "%s", err->msg);
+}
+
+bool
+api_authenticate(
+    struct api_req *req, struct client_principal *p, enum MHD_Result *ret)
+{
+	struct MHD_Response *resp;
+	struct cs_err err = {0};
+	const char *auth;
+	char *text;
+
+	auth = MHD_lookup_connection_value(
+	    req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (client_authenticate(req->svc, auth, p, &err) == CS_OK)
+		return true;
+	if (err.rc != CS_ERR_AUTH) {
+		*ret = api_reply_rc(req, &err);
+		return false;
+	}
+	text = "{\"error\":{\"code\":\"unauthenticated\",\"message\":"
+	       "\"missing or invalid bearer token\"}}";
+	resp = MHD_create_response_from_buffer(
+	    strlen(text), text, MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL) {
+		*ret = MHD_NO;
+		return false;
+	}
+	MHD_add_response_header(
+	    resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(
+	    resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"certsvc\"");
+	MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+	req->status = 401;
+	*ret = MHD_queue_response(req->conn, 401, resp);
+	MHD_destroy_response(resp);
+	return false;
+}
+
+json_t *
+api_json_body(struct api_req *req, enum MHD_Result *ret)
+{
+	struct cs_err err = {0};
+	const char *ct;
+	json_t *v = NULL;
+	size_t n;
+
+	ct = MHD_lookup_connection_value(
+	    req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	n = strlen("application/json");
+	if (ct == NULL || strncasecmp(ct, "application/json", n) != 0 ||
+	    (ct[n] != '\0' && ct[n] != ';' && ct[n] != ' ')) {
+		*ret = api_reply_error(req, 415, "unsupported_media_type",
+		    "Content-Type must be application/json");
+		return NULL;
+	}
+	if (req->body == NULL || req->body->len == 0) {
+		*ret = api_reply_error(
+		    req, 400, "invalid", "body: a JSON object is required");
+		return NULL;
+	}
+	if (jcs_parse(req->body->data, req->body->len, &v, &err) != CS_OK) {
+		*ret =
+		    api_reply_error(req, 400, "invalid", "body: %s", err.msg);
+		return NULL;
+	}
+	if (!json_is_object(v)) {
+		json_decref(v);
+		*ret = api_reply_error(
+		    req, 400, "invalid", "body: must be a JSON object");
+		return NULL;
+	}
+	return v;
+}
+
+const char *
+api_path_rest(const struct api_req *req, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return strncmp(req->url, prefix, n) == 0 ? req->url + n : "";
 }
 
 /* Find the route for method and url; *path_match tells a 405 from a 404. */

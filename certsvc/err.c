@@ -85,6 +85,8 @@ cs_rc_name(enum cs_rc rc)
 		return "crypto";
 	case CS_ERR_IO:
 		return "io";
+	case CS_ERR_AUTH:
+		return "unauthenticated";
 	}
 	return "internal";
 }
@@ -97,6 +99,8 @@ cs_rc_http_status(enum cs_rc rc)
 		return 200;
 	case CS_ERR_INVALID:
 		return 400;
+	case CS_ERR_AUTH:
+		return 401;
 	case CS_ERR_DENIED:
 		return 403;
 	case CS_ERR_NOT_FOUND:

@@ -20,6 +20,7 @@ enum cs_rc {
 	CS_ERR_STORE,     /* 500: transaction rolled back */
 	CS_ERR_CRYPTO,    /* 500: OpenSSL failed, never "bad signature" */
 	CS_ERR_IO,        /* 500: a file or socket operation failed */
+	CS_ERR_AUTH,      /* 401: no credentials, or unknown/revoked ones */
 };
 
 #define CS_ERR_MSG_MAX 256

@@ -153,4 +153,187 @@ enum cs_rc store_key_put(
 enum cs_rc store_key_list(
     struct store *st, struct store_key **keys, size_t *n, struct cs_err *err);
 
+/* --- issue #4: departments, licence types, seals, clients, licences ---
+ *
+ * Text limits below are byte sizes including the NUL; a longer value is
+ * CS_ERR_INVALID naming the field.  Lists are given arrays (free with the
+ * matching *_list_free, or free() when the element owns no buffers).
+ */
+
+#define STORE_CODE_MAX 40  /* credit codes (18), type codes, ids */
+#define STORE_TEXT_MAX 256 /* names */
+#define STORE_LICENCE_ID_MAX 96
+#define STORE_IDEM_KEY_MAX 129 /* idempotency keys: 1-128 bytes */
+#define STORE_LIST_MAX 100000  /* rows in one list; also the largest limit */
+
+struct store_dept {
+	char code[STORE_CODE_MAX]; /* unified social credit code */
+	char name[STORE_TEXT_MAX];
+	char region[16]; /* GB/T 2260 region code, 6 digits */
+	int64_t created;
+};
+
+/* CS_ERR_CONFLICT if the code exists. */
+enum cs_rc store_dept_put(
+    struct store_tx *tx, const struct store_dept *d, struct cs_err *err);
+enum cs_rc store_dept_get(struct store *st, const char *code,
+    struct store_dept *d, struct cs_err *err);
+enum cs_rc store_dept_list(
+    struct store *st, struct store_dept **out, size_t *n, struct cs_err *err);
+
+struct store_ltype {
+	char code[STORE_CODE_MAX];
+	char name[STORE_TEXT_MAX];
+	struct buf *definition; /* the type's JSON definition, as given */
+	int64_t created;
+};
+
+/*
+ * Insert a type and its issuing departments (each must exist: else
+ * CS_ERR_NOT_FOUND naming it).  CS_ERR_CONFLICT if the code exists.
+ */
+enum cs_rc store_ltype_put(struct store_tx *tx, const char *code,
+    const char *name, const char *definition, const char *const *depts,
+    size_t ndepts, struct cs_err *err);
+/* Fill lt (store_ltype_release); CS_ERR_NOT_FOUND. */
+enum cs_rc store_ltype_get(struct store *st, const char *code,
+    struct store_ltype *lt, struct cs_err *err);
+void store_ltype_release(struct store_ltype *lt);
+enum cs_rc store_ltype_list(
+    struct store *st, struct store_ltype **out, size_t *n, struct cs_err *err);
+void store_ltype_list_free(struct store_ltype *arr, size_t n);
+/* *allowed = dept is on the type's issuance list (发证清单). */
+enum cs_rc store_ltype_dept_allowed(struct store *st, const char *type,
+    const char *dept, bool *allowed, struct cs_err *err);
+
+struct store_seal {
+	char id[STORE_CODE_MAX]; /* "S-" + 16 hex */
+	char dept[STORE_CODE_MAX];
+	char name[STORE_TEXT_MAX];
+	char alg[16];
+	char key_uri[STORE_URI_MAX];
+	struct buf *cert_der;
+	struct buf *image; /* PNG or NULL */
+	bool has_image;
+	uint8_t image_sha256[STORE_HASH_LEN];
+	char status[16]; /* "active", "revoked" */
+	char reason[STORE_TEXT_MAX];
+	int64_t created;
+	int64_t revoked_at; /* 0 when not revoked */
+};
+
+/*
+ * status "" is "active", revoked_at 0 none, created 0 now.  With has_image
+ * the image_sha256 must be the image's (else CS_ERR_INVALID).
+ * CS_ERR_CONFLICT if the id exists, CS_ERR_NOT_FOUND for an unknown dept.
+ */
+enum cs_rc store_seal_put(
+    struct store_tx *tx, const struct store_seal *s, struct cs_err *err);
+/* Fill s (store_seal_release); CS_ERR_NOT_FOUND. */
+enum cs_rc store_seal_get(
+    struct store *st, const char *id, struct store_seal *s, struct cs_err *err);
+void store_seal_release(struct store_seal *s);
+/* Seals of dept (all when dept is NULL), newest first; no cert/image. */
+enum cs_rc store_seal_list(struct store *st, const char *dept,
+    struct store_seal **out, size_t *n, struct cs_err *err);
+/* CS_ERR_NOT_FOUND if no such seal, CS_ERR_CONFLICT if already revoked. */
+enum cs_rc store_seal_revoke(struct store_tx *tx, const char *id,
+    const char *reason, int64_t when, struct cs_err *err);
+
+struct store_client {
+	char id[STORE_CODE_MAX]; /* "C-" + 16 hex */
+	char name[STORE_TEXT_MAX];
+	char role[16];             /* "issuer", "verifier", "holder" */
+	char dept[STORE_CODE_MAX]; /* issuers: their department, else "" */
+	char holder_ref[72];       /* holders: keyed hash of the holder id */
+	uint8_t secret_hash[STORE_HASH_LEN];
+	char status[16]; /* "active", "revoked" */
+	int64_t created;
+	int64_t revoked_at;
+};
+
+/* CS_ERR_CONFLICT if the id or the secret hash exists. */
+/*
+ * Issuers need dept (CS_ERR_NOT_FOUND when it does not exist), holders
+ * holder_ref, verifiers neither (else CS_ERR_INVALID); status "" is
+ * "active", created 0 now.
+ */
+enum cs_rc store_client_put(
+    struct store_tx *tx, const struct store_client *c, struct cs_err *err);
+/* The client whose secret hashes to hash; CS_ERR_NOT_FOUND. */
+enum cs_rc store_client_by_hash(struct store *st,
+    const uint8_t hash[STORE_HASH_LEN], struct store_client *c,
+    struct cs_err *err);
+enum cs_rc store_client_get(struct store *st, const char *id,
+    struct store_client *c, struct cs_err *err);
+enum cs_rc store_client_list(
+    struct store *st, struct store_client **out, size_t *n, struct cs_err *err);
+/* CS_ERR_NOT_FOUND, or CS_ERR_CONFLICT if already revoked. */
+enum cs_rc store_client_revoke(
+    struct store_tx *tx, const char *id, int64_t when, struct cs_err *err);
+
+struct store_licence {
+	char id[STORE_LICENCE_ID_MAX];
+	int version; /* 1, 2, ... */
+	char type[STORE_CODE_MAX];
+	char dept[STORE_CODE_MAX];
+	char seal_id[STORE_CODE_MAX];
+	char holder_ref[72];
+	char status[16]; /* "valid", ... (issue #5 adds more) */
+	int64_t issued_at;
+	int64_t valid_from;
+	int64_t valid_until;
+	struct buf *document; /* the exact sealed bytes */
+	struct buf *seal_der; /* detached CMS, DER */
+};
+
+/* CS_ERR_CONFLICT if (id, version) exists. */
+/*
+ * CS_ERR_NOT_FOUND if its type, dept or seal does not exist.  Storing an
+ * older version after a newer one leaves the newer one the newest.
+ */
+enum cs_rc store_licence_put(
+    struct store_tx *tx, const struct store_licence *l, struct cs_err *err);
+/*
+ * Fill l (store_licence_release) with version of id, or its newest
+ * version when version is 0; CS_ERR_NOT_FOUND.
+ */
+enum cs_rc store_licence_get(struct store *st, const char *id, int version,
+    struct store_licence *l, struct cs_err *err);
+void store_licence_release(struct store_licence *l);
+/*
+ * Newest version of each licence of holder_ref (or of dept when holder_ref
+ * is NULL), newest first, at most limit; documents and seals not loaded.
+ * limit 0 (or above STORE_LIST_MAX) means STORE_LIST_MAX.  *out is given
+ * (free()).
+ */
+enum cs_rc store_licence_list(struct store *st, const char *holder_ref,
+    const char *dept, size_t limit, struct store_licence **out, size_t *n,
+    struct cs_err *err);
+
+/*
+ * Reserve count serial numbers for (type, dept, year) in tx: *first is the
+ * first of them (starting at 1).  Callers hand them out from memory, so a
+ * crash leaves a gap, never a duplicate.  count 1 to 1000000, year 1970 to
+ * 9999; CS_ERR_NOT_FOUND for an unknown type or dept.
+ */
+enum cs_rc store_serial_reserve(struct store_tx *tx, const char *type,
+    const char *dept, int year, int count, int64_t *first, struct cs_err *err);
+
+/*
+ * Idempotency keys, per client.  get: CS_ERR_NOT_FOUND when unknown, else
+ * the hash of the first request's body and the licence it produced.  put:
+ * CS_ERR_CONFLICT when (client, key) exists.
+ * get with tx reads on tx's connection (sees tx's own puts); its
+ * CS_ERR_NOT_FOUND leaves tx usable, any other failure spoils it.
+ * licence_id needs idsz >= STORE_LICENCE_ID_MAX.  put: the licence
+ * (licence_id, version) must exist (CS_ERR_NOT_FOUND).
+ */
+enum cs_rc store_idem_get(struct store *st, struct store_tx *tx,
+    const char *client, const char *key, uint8_t req_hash[STORE_HASH_LEN],
+    char *licence_id, size_t idsz, int *version, struct cs_err *err);
+enum cs_rc store_idem_put(struct store_tx *tx, const char *client,
+    const char *key, const uint8_t req_hash[STORE_HASH_LEN],
+    const char *licence_id, int version, struct cs_err *err);
+
 #endif

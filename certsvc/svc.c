@@ -5,14 +5,19 @@
  * a login unless it came from the environment, where it cannot be read a
  * second time once unset.
  */
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
 
+#include "certsvc/licence.h"
 #include "certsvc/log.h"
 #include "certsvc/mem.h"
+#include "certsvc/seal.h"
 #include "certsvc/svc.h"
 #include "crypto/crypto.h"
 
@@ -87,6 +92,55 @@ out:
 	return rc;
 }
 
+/*
+ * DATA/holder-key: 64 hex characters, the HMAC key of holder references.
+ * Missing is fine (an old data dir; issuance then refuses), readable by
+ * others is not.
+ */
+static enum cs_rc
+svc_load_holder_key(struct svc *svc, struct cs_err *err)
+{
+	char path[PATH_MAX + 16];
+	struct buf *b = NULL;
+	struct stat sb;
+	enum cs_rc rc = CS_OK;
+	size_t i;
+	int hi, lo;
+
+	if (snprintf(path, sizeof(path), "%s/holder-key", svc->cfg.data_dir) >=
+	    (int)sizeof(path))
+		return cs_err_set(err, CS_ERR_INVALID, "path too long");
+	if (stat(path, &sb) != 0)
+		return CS_OK;
+	if ((sb.st_mode & 077) != 0)
+		return cs_err_set(err, CS_ERR_INVALID,
+		    "'%s' must have mode 0600 or stricter", path);
+	rc = cs_file_read(path, 256, &b, err);
+	if (rc != CS_OK)
+		return rc;
+	if (b->len < 64) {
+		rc = cs_err_set(err, CS_ERR_INVALID,
+		    "'%s' must hold 64 hex characters", path);
+		goto out;
+	}
+	for (i = 0; i < 32; i++) {
+		hi = OPENSSL_hexchar2int(b->data[2 * i]);
+		lo = OPENSSL_hexchar2int(b->data[2 * i + 1]);
+		if (hi < 0 || lo < 0) {
+			rc = cs_err_set(err, CS_ERR_INVALID,
+			    "'%s' must hold 64 hex characters", path);
+			OPENSSL_cleanse(
+			    svc->holder_key, sizeof(svc->holder_key));
+			goto out;
+		}
+		svc->holder_key[i] = (unsigned char)(hi << 4 | lo);
+	}
+	svc->has_holder_key = true;
+out:
+	buf_free(b);
+	return rc;
+}
+
 enum cs_rc
 svc_open(const char *config_path, unsigned flags, struct svc **out,
     struct cs_err *err)
@@ -106,6 +160,9 @@ svc_open(const char *config_path, unsigned flags, struct svc **out,
 	    access(svc->cfg.softhsm2_conf, R_OK) == 0)
 		setenv("SOFTHSM2_CONF", svc->cfg.softhsm2_conf, 1);
 	rc = svc_take_env_pin(svc, err);
+	if (rc != CS_OK)
+		goto fail;
+	rc = svc_load_holder_key(svc, err);
 	if (rc != CS_OK)
 		goto fail;
 	if (flags & SVC_OPEN_STORE) {
@@ -145,6 +202,8 @@ svc_free(struct svc *svc)
 {
 	if (svc == NULL)
 		return;
+	seal_cache_free(svc);
+	licence_serials_free(svc);
 	p11_token_free(svc->token);
 	store_free(svc->store);
 	X509_free(svc->root);

@@ -15,6 +15,9 @@
 #include "certsvc/store.h"
 #include "pkcs11/p11.h"
 
+struct seal_cache;
+struct serial_alloc;
+
 struct svc {
 	struct cfg cfg;
 	struct store *store;     /* NULL unless SVC_OPEN_STORE */
@@ -22,6 +25,11 @@ struct svc {
 	X509 *root;              /* NULL until the CA exists */
 	X509 *issuing;
 	char *pin_copy; /* secure heap, when the PIN came from env */
+	/* Key of holder_ref_make(): DATA/holder-key, 32 bytes as 64 hex. */
+	unsigned char holder_key[32];
+	bool has_holder_key;
+	struct seal_cache *seals;     /* seal.c: signers by seal id */
+	struct serial_alloc *serials; /* licence.c: serial blocks */
 };
 
 enum svc_open_flags {

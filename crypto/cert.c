@@ -1,21 +1,28 @@
 /*
- * cert.c: the CA certificates of certsvc (root and issuing CA), their
- * encodings and their verification.
+ * cert.c: the certificates of certsvc (root CA, issuing CA and e-seal
+ * certificates), their encodings and their verification.
  *
  * Certificates follow RFC 5280 to the letter, with exactly the extensions
  * asked for and nothing that OpenSSL's configuration would add: v3, a
  * positive 16-byte random serial, UTCTime until 2049 and GeneralizedTime
- * after, a subject of C (PrintableString), O and CN (UTF8String), critical
- * basicConstraints and keyUsage (keyCertSign, cRLSign only: CA keys sign
- * certificates and CRLs, nothing else), subjectKeyIdentifier by method 1,
- * authorityKeyIdentifier with keyIdentifier only, and CRL distribution
- * point and authorityInfoAccess URIs when given.
+ * after, a subject of C (PrintableString), O, organizationIdentifier and CN
+ * (UTF8String), subjectKeyIdentifier by method 1, authorityKeyIdentifier
+ * with keyIdentifier only, and CRL distribution point and
+ * authorityInfoAccess URIs when given.
+ *
+ * CA certificates carry critical basicConstraints and keyUsage
+ * (keyCertSign, cRLSign only: CA keys sign certificates and CRLs, nothing
+ * else).  E-seal certificates (ETSI EN 319 412-3 legal-person subject) carry
+ * critical keyUsage digitalSignature + nonRepudiation and nothing that
+ * would narrow their use: no extendedKeyUsage, so that S/MIME-purpose
+ * verifiers ("openssl cms -verify" by default) accept them.  A certificate
+ * never outlives its issuer: notAfter is capped at the issuer's.
  *
  * The issuer key may be token-backed (pkcs11/p11_prov.c): only its
  * EVP_PKEY is used.  The subject key is certified through a plain copy of
  * its public half, so a certificate never holds a token handle.  Every
  * issued certificate is verified against the issuer's public key before it
- * is handed out, so a faulty signer cannot produce a bad CA certificate.
+ * is handed out, so a faulty signer cannot produce a bad certificate.
  */
 #include <string.h>
 #include <strings.h>
@@ -35,32 +42,33 @@
 #include "certsvc/err.h"
 #include "certsvc/mem.h"
 #include "crypto/crypto.h"
+#include "crypto/crypto_int.h"
 
 #define CRYPTO_SERIAL_LEN 16
 #define CRYPTO_DAYS_MAX 36525 /* a century */
 #define CRYPTO_NAME_MAX 64    /* ub-common-name, ub-organization-name */
+#define CRYPTO_ORGID_MAX 64   /* ours: X.520 sets no upper bound */
 #define CRYPTO_URL_MAX 1024
 #define CRYPTO_CERT_MAX (1024 * 1024) /* largest encoding we decode */
 
 /*
- * The code of a failed OpenSSL call.  A token signer that fails leaves
- * ERR_LIB_USER with its enum cs_rc as the reason (pkcs11/p11_prov.c), so
- * that "token unavailable" stays a 503 through X509_sign() and friends.
+ * A token signer that fails leaves ERR_LIB_USER with its enum cs_rc as the
+ * reason (pkcs11/p11_prov.c), so that "token unavailable" stays a 503
+ * through X509_sign(), CMS_final() and friends.
  */
-static enum cs_rc
+enum cs_rc
 crypto_ossl_rc(enum cs_rc dflt)
 {
 	unsigned long e = ERR_peek_error();
 	int reason = ERR_GET_REASON(e);
 
 	if (e != 0 && ERR_GET_LIB(e) == ERR_LIB_USER && reason > CS_OK &&
-	    reason <= CS_ERR_IO)
+	    reason <= CS_ERR_AUTH)
 		return (enum cs_rc)reason;
 	return dflt;
 }
 
-/* Log and drop whatever OpenSSL left (predicates have no err to fill). */
-static void
+void
 crypto_ossl_drain(void)
 {
 	if (ERR_peek_error() != 0)
@@ -173,6 +181,68 @@ crypto_name_add_utf8(X509_NAME *name, int nid, const char *s, const char *field,
 	return rc;
 }
 
+/* GB 32100 unified social credit code alphabet: 0-9, A-Z but I O S V Z. */
+static bool
+crypto_uscc_char(char c)
+{
+	return (c >= '0' && c <= '9') ||
+	    (c >= 'A' && c <= 'Z' && strchr("IOSVZ", c) == NULL);
+}
+
+/*
+ * organizationIdentifier in the ETSI EN 319 412-1 5.1.4 form: a 3-letter
+ * identity type (VAT, NTR, PSD, LEI), an ISO 3166 country code, '-', the
+ * identifier (capital letters, digits, '-', '.', '/').  "NTRCN-" is
+ * followed by the 18 characters of a unified social credit code; its check
+ * character is validated where departments are created, not here.
+ */
+static enum cs_rc
+crypto_orgid_check(const char *s, struct cs_err *err)
+{
+	static const char *const types[] = {"VAT", "NTR", "PSD", "LEI"};
+	size_t i, n = strlen(s);
+	bool type_ok = false;
+
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strncmp(s, types[i], 3) == 0)
+			type_ok = true;
+	if (!type_ok || n < 7 || n > CRYPTO_ORGID_MAX || s[3] < 'A' ||
+	    s[3] > 'Z' || s[4] < 'A' || s[4] > 'Z' || s[5] != '-')
+		return cs_err_set(err, CS_ERR_INVALID,
+		    "organization identifier must be "
+		    "<VAT|NTR|PSD|LEI><country>-"
+		    "<id> of at most %d characters",
+		    CRYPTO_ORGID_MAX);
+	for (i = 6; i < n; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') ||
+		        (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+		        s[i] == '.' || s[i] == '/'))
+			return cs_err_set(err, CS_ERR_INVALID,
+			    "organization identifier has a character other "
+			    "than A-Z, 0-9, '-', '.', '/'");
+	if (strncmp(s, "NTRCN-", 6) == 0) {
+		if (n != 6 + 18)
+			return cs_err_set(err, CS_ERR_INVALID,
+			    "organization identifier: a credit code has 18 "
+			    "characters");
+		for (i = 6; i < n; i++)
+			if (!crypto_uscc_char(s[i]))
+				return cs_err_set(err, CS_ERR_INVALID,
+				    "organization identifier: '%c' is not a "
+				    "credit code character",
+				    s[i]);
+	}
+	return CS_OK;
+}
+
+/*
+ * Subject order C, O, organizationIdentifier, CN (ETSI EN 319 412-3 4.2.1
+ * names the same attributes for a legal person).  organizationIdentifier is
+ * a DirectoryString (X.520); RFC 5280 4.1.2.6 allows PrintableString or
+ * UTF8String.  We use UTF8String like O and CN: RFC 5280 prefers it for new
+ * names, and its value is restricted (crypto_orgid_check) to characters
+ * that compare equal under either encoding (RFC 5280 7.1, RFC 4518).
+ */
 static enum cs_rc
 crypto_subject_set(
     X509 *x, const struct crypto_cert_spec *spec, struct cs_err *err)
@@ -196,6 +266,15 @@ crypto_subject_set(
 	if (spec->organization != NULL) {
 		rc = crypto_name_add_utf8(name, NID_organizationName,
 		    spec->organization, "organization", err);
+		if (rc != CS_OK)
+			return rc;
+	}
+	if (spec->org_identifier != NULL) {
+		rc = crypto_orgid_check(spec->org_identifier, err);
+		if (rc != CS_OK)
+			return rc;
+		rc = crypto_name_add_utf8(name, NID_organizationIdentifier,
+		    spec->org_identifier, "organization identifier", err);
 		if (rc != CS_OK)
 			return rc;
 	}
@@ -280,14 +359,21 @@ out:
 }
 
 static enum cs_rc
-crypto_ext_key_usage(X509 *x, struct cs_err *err)
+crypto_ext_key_usage(X509 *x, enum crypto_profile profile, struct cs_err *err)
 {
 	ASN1_BIT_STRING *ku = ASN1_BIT_STRING_new();
+	/*
+	 * A CA key signs certificates and CRLs, nothing else: keyCertSign
+	 * (5), cRLSign (6).  A seal key signs documents and commits its
+	 * department to them: digitalSignature (0), nonRepudiation (1, now
+	 * contentCommitment).  DER drops the trailing zero bits.
+	 */
+	int a = profile == CRYPTO_CERT_SEAL ? 0 : 5;
+	int b = profile == CRYPTO_CERT_SEAL ? 1 : 6;
 	enum cs_rc rc;
 
-	/* keyCertSign (5) and cRLSign (6): a CA key signs nothing else. */
-	if (ku == NULL || ASN1_BIT_STRING_set_bit(ku, 5, 1) != 1 ||
-	    ASN1_BIT_STRING_set_bit(ku, 6, 1) != 1)
+	if (ku == NULL || ASN1_BIT_STRING_set_bit(ku, a, 1) != 1 ||
+	    ASN1_BIT_STRING_set_bit(ku, b, 1) != 1)
 		rc = cs_err_ossl(err, CS_ERR_NOMEM, "out of memory");
 	else
 		rc = crypto_ext_add(x, NID_key_usage, ku, 1, "key usage", err);
@@ -432,6 +518,49 @@ crypto_ext_aia(
 	return rc;
 }
 
+/*
+ * notBefore now, notAfter now + days but never after the issuer's notAfter
+ * (a certificate that outlives its issuer's would be unverifiable for the
+ * difference).  ASN1_TIME_adj() picks UTCTime up to 2049, GeneralizedTime
+ * after, whatever encoding the issuer used.
+ */
+static enum cs_rc
+crypto_validity_set(
+    X509 *x, X509 *issuer, unsigned days, time_t now, struct cs_err *err)
+{
+	ASN1_TIME *t = NULL;
+	int dd = 0, ds = 0, add_days = (int)days, add_secs = 0;
+	enum cs_rc rc = CS_OK;
+
+	if (issuer != NULL) {
+		t = ASN1_TIME_set(NULL, now);
+		if (t == NULL ||
+		    ASN1_TIME_diff(&dd, &ds, t, X509_get0_notAfter(issuer)) !=
+		        1) {
+			rc = cs_err_ossl(err, CS_ERR_CRYPTO,
+			    "cannot read the issuer's validity");
+			goto out;
+		}
+		if (dd < 0 || ds < 0) {
+			rc = cs_err_set(err, CS_ERR_INVALID,
+			    "issuer certificate has expired");
+			goto out;
+		}
+		/* ASN1_TIME_diff() gives 0 <= ds < 86400 here. */
+		if (dd < add_days) {
+			add_days = dd;
+			add_secs = ds;
+		}
+	}
+	if (X509_time_adj_ex(X509_getm_notBefore(x), 0, 0, &now) == NULL ||
+	    X509_time_adj_ex(X509_getm_notAfter(x), add_days, add_secs, &now) ==
+	        NULL)
+		rc = cs_err_ossl(err, CS_ERR_CRYPTO, "cannot set validity");
+out:
+	ASN1_TIME_free(t);
+	return rc;
+}
+
 static enum cs_rc
 crypto_spec_check(const struct crypto_cert_spec *spec, X509 *issuer,
     EVP_PKEY *issuer_key, struct cs_err *err)
@@ -442,17 +571,25 @@ crypto_spec_check(const struct crypto_cert_spec *spec, X509 *issuer,
 		return cs_err_set(err, CS_ERR_INVALID,
 		    "certificate needs a subject key and an issuer key");
 	if (spec->profile != CRYPTO_CERT_ROOT_CA &&
-	    spec->profile != CRYPTO_CERT_SUB_CA)
+	    spec->profile != CRYPTO_CERT_SUB_CA &&
+	    spec->profile != CRYPTO_CERT_SEAL)
 		return cs_err_set(err, CS_ERR_INVALID,
 		    "unknown certificate profile %d", (int)spec->profile);
 	if ((spec->profile == CRYPTO_CERT_ROOT_CA) != (issuer == NULL))
 		return cs_err_set(err, CS_ERR_INVALID,
 		    spec->profile == CRYPTO_CERT_ROOT_CA
 		        ? "a root certificate is self-signed"
-		        : "a sub-CA certificate needs its issuer");
+		        : "an issued certificate needs its issuer");
 	if (spec->common_name == NULL)
 		return cs_err_set(
 		    err, CS_ERR_INVALID, "common name is missing");
+	/* ETSI EN 319 412-3 4.2.1: a legal person is named by all four. */
+	if (spec->profile == CRYPTO_CERT_SEAL &&
+	    (spec->country == NULL || spec->organization == NULL ||
+	        spec->org_identifier == NULL))
+		return cs_err_set(err, CS_ERR_INVALID,
+		    "a seal certificate needs country, organization and "
+		    "organization identifier");
 	if (spec->days > CRYPTO_DAYS_MAX)
 		return cs_err_set(err, CS_ERR_INVALID,
 		    "validity must be at most %d days", CRYPTO_DAYS_MAX);
@@ -522,13 +659,9 @@ crypto_cert_issue(const struct crypto_cert_spec *spec, X509 *issuer,
 	rc = crypto_serial_set(x, err);
 	if (rc != CS_OK)
 		goto out;
-	/* ASN1_TIME_adj() picks UTCTime up to 2049, GeneralizedTime after. */
-	if (X509_time_adj_ex(X509_getm_notBefore(x), 0, 0, &now) == NULL ||
-	    X509_time_adj_ex(X509_getm_notAfter(x), (int)spec->days, 0, &now) ==
-	        NULL) {
-		rc = cs_err_ossl(err, CS_ERR_CRYPTO, "cannot set validity");
+	rc = crypto_validity_set(x, issuer, spec->days, now, err);
+	if (rc != CS_OK)
 		goto out;
-	}
 	rc = crypto_subject_set(x, spec, err);
 	if (rc != CS_OK)
 		goto out;
@@ -536,7 +669,7 @@ crypto_cert_issue(const struct crypto_cert_spec *spec, X509 *issuer,
 	    X509_NAME_cmp(
 	        X509_get_subject_name(x), X509_get_subject_name(issuer)) == 0) {
 		rc = cs_err_set(err, CS_ERR_INVALID,
-		    "sub-CA subject must differ from its issuer's");
+		    "subject must differ from its issuer's");
 		goto out;
 	}
 	if (X509_set_issuer_name(x,
@@ -546,9 +679,20 @@ crypto_cert_issue(const struct crypto_cert_spec *spec, X509 *issuer,
 		rc = cs_err_ossl(err, CS_ERR_CRYPTO, "cannot set names or key");
 		goto out;
 	}
-	rc = crypto_ext_basic(x, spec->profile, err);
+	/*
+	 * A seal certificate has no basicConstraints.  RFC 5280 4.2.1.9
+	 * makes it optional in end-entity certificates, and CA:FALSE would
+	 * encode as an empty SEQUENCE that says nothing more: path validation
+	 * (RFC 5280 6.1.4 (k)) accepts as an issuer only a certificate that
+	 * asserts cA, and keyUsage without keyCertSign forbids certificate
+	 * signing on its own (4.2.1.3).  ETSI EN 319 412-2/-3 do not ask for
+	 * it.
+	 */
+	rc = CS_OK;
+	if (spec->profile != CRYPTO_CERT_SEAL)
+		rc = crypto_ext_basic(x, spec->profile, err);
 	if (rc == CS_OK)
-		rc = crypto_ext_key_usage(x, err);
+		rc = crypto_ext_key_usage(x, spec->profile, err);
 	if (rc == CS_OK)
 		rc = crypto_ext_key_ids(x, issuer, err);
 	if (rc == CS_OK && spec->crl_url != NULL)
@@ -677,6 +821,14 @@ enum cs_rc
 crypto_cert_verify(X509 *cert, X509 *root, STACK_OF(X509) * chain, bool *valid,
     char *reason, size_t reasonsz, struct cs_err *err)
 {
+	return crypto_chain_verify(
+	    cert, root, chain, 0, valid, reason, reasonsz, err);
+}
+
+enum cs_rc
+crypto_chain_verify(X509 *cert, X509 *root, STACK_OF(X509) * chain, int purpose,
+    bool *valid, char *reason, size_t reasonsz, struct cs_err *err)
+{
 	X509_STORE *store = NULL;
 	X509_STORE_CTX *ctx = NULL;
 	enum cs_rc rc = CS_OK;
@@ -701,6 +853,10 @@ crypto_cert_verify(X509 *cert, X509 *root, STACK_OF(X509) * chain, bool *valid,
 		goto out;
 	}
 	X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_X509_STRICT);
+	if (purpose != 0 && X509_STORE_CTX_set_purpose(ctx, purpose) != 1) {
+		rc = cs_err_ossl(err, CS_ERR_CRYPTO, "cannot set up verify");
+		goto out;
+	}
 	r = X509_verify_cert(ctx);
 	if (r < 0) {
 		rc = cs_err_ossl(

@@ -11,7 +11,7 @@ pkgs=(
 	libsqlite3-dev sqlite3
 	check libsubunit-dev
 	softhsm2 opensc
-	curl ca-certificates
+	curl ca-certificates jq
 )
 
 missing=()

@@ -84,5 +84,18 @@ int admin_key_generate(struct admin_ctx *ctx, int argc, char **argv);
 int admin_key_list(struct admin_ctx *ctx, int argc, char **argv);
 int admin_ca_init(struct admin_ctx *ctx, int argc, char **argv);
 int admin_ca_show(struct admin_ctx *ctx, int argc, char **argv);
+int admin_dept_add(struct admin_ctx *ctx, int argc, char **argv);
+int admin_dept_list(struct admin_ctx *ctx, int argc, char **argv);
+int admin_dept_show(struct admin_ctx *ctx, int argc, char **argv);
+int admin_type_add(struct admin_ctx *ctx, int argc, char **argv);
+int admin_type_list(struct admin_ctx *ctx, int argc, char **argv);
+int admin_type_show(struct admin_ctx *ctx, int argc, char **argv);
+int admin_seal_create(struct admin_ctx *ctx, int argc, char **argv);
+int admin_seal_list(struct admin_ctx *ctx, int argc, char **argv);
+int admin_seal_show(struct admin_ctx *ctx, int argc, char **argv);
+int admin_seal_revoke(struct admin_ctx *ctx, int argc, char **argv);
+int admin_client_add(struct admin_ctx *ctx, int argc, char **argv);
+int admin_client_list(struct admin_ctx *ctx, int argc, char **argv);
+int admin_client_revoke(struct admin_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -80,6 +80,7 @@ admin_fail(const struct admin_ctx *ctx, const struct cs_err *err)
 	case CS_ERR_IO:
 		return ADMIN_EXIT_IO;
 	case CS_ERR_DENIED:
+	case CS_ERR_AUTH:
 	case CS_ERR_NOMEM:
 		break;
 	}

@@ -15,6 +15,11 @@
 #include <openssl/rand.h>
 
 #include "certsvc/ca.h"
+#include "certsvc/client.h"
+#include "certsvc/codes.h"
+#include "certsvc/dept.h"
+#include "certsvc/ltype.h"
+#include "certsvc/seal.h"
 #include "certsvc/log.h"
 #include "certsvc/mem.h"
 #include "tools/admin.h"
@@ -34,12 +39,13 @@ init_step(struct init_report *rep, bool created, const char *what)
 		printf("%-9s %s\n", created ? "created" : "exists", what);
 }
 
-/* Write a random hex secret to path (0600) unless it exists. */
+/* Write nbytes random bytes as hex to path (0600) unless it exists. */
 static enum cs_rc
-init_secret_file(const char *path, bool *created, struct cs_err *err)
+init_secret_file(
+    const char *path, size_t nbytes, bool *created, struct cs_err *err)
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char rnd[16];
+	unsigned char rnd[32];
 	char secret[2 * sizeof(rnd) + 2];
 	enum cs_rc rc;
 	size_t i;
@@ -47,14 +53,16 @@ init_secret_file(const char *path, bool *created, struct cs_err *err)
 	*created = false;
 	if (access(path, F_OK) == 0)
 		return CS_OK;
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+	if (nbytes > sizeof(rnd))
+		nbytes = sizeof(rnd);
+	if (RAND_bytes(rnd, (int)nbytes) != 1)
 		return cs_err_ossl(err, CS_ERR_CRYPTO, "RAND_bytes failed");
-	for (i = 0; i < sizeof(rnd); i++) {
+	for (i = 0; i < nbytes; i++) {
 		secret[2 * i] = hex[rnd[i] >> 4];
 		secret[2 * i + 1] = hex[rnd[i] & 15];
 	}
-	secret[2 * sizeof(rnd)] = '\n';
-	secret[2 * sizeof(rnd) + 1] = '\0';
+	secret[2 * nbytes] = '\n';
+	secret[2 * nbytes + 1] = '\0';
 	rc = cs_file_write(path, secret, strlen(secret), 0600, true, err);
 	OPENSSL_cleanse(rnd, sizeof(rnd));
 	OPENSSL_cleanse(secret, sizeof(secret));
@@ -155,7 +163,7 @@ init_token(const struct cfg *cfg, struct init_report *rep, struct cs_err *err)
 	if (snprintf(so_path, sizeof(so_path), "%s/so-pin", cfg->data_dir) >=
 	    (int)sizeof(so_path))
 		return cs_err_set(err, CS_ERR_INVALID, "path too long");
-	rc = init_secret_file(so_path, &created, err);
+	rc = init_secret_file(so_path, 16, &created, err);
 	if (rc != CS_OK)
 		return rc;
 	if (created)
@@ -170,6 +178,145 @@ init_token(const struct cfg *cfg, struct init_report *rep, struct cs_err *err)
 	OPENSSL_cleanse(so_pin, sizeof(so_pin));
 	if (rc == CS_OK)
 		init_step(rep, true, what);
+	return rc;
+}
+
+#define DEMO_HOLDER_ID_TYPE "resident_id"
+#define DEMO_HOLDER_ID "110101199003070011"
+
+/*
+ * A valid demo credit code: a fixed body with whatever position 17 (the
+ * GB 11714 check) and position 18 (the GB 32100 check) make it valid.
+ */
+static bool
+init_demo_code(char code[CODES_CREDIT_LEN + 1])
+{
+	static const char alphabet[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+	const char *c;
+
+	memcpy(code, "91110000MA01DEM1", 16);
+	for (c = alphabet; *c != '\0'; c++) {
+		code[16] = *c;
+		code[17] = codes_credit_check_char(code);
+		code[18] = '\0';
+		if (code[17] != 0 && codes_credit_check(code, NULL) == CS_OK)
+			return true;
+	}
+	return false;
+}
+
+/* The demo department's active seal, created if it has none. */
+static enum cs_rc
+init_demo_seal(struct svc *svc, const char *code, char *seal, size_t sealsz,
+    struct cs_err *err)
+{
+	struct seal_create_opts so;
+	struct store_seal *list = NULL;
+	size_t n = 0, i;
+	enum cs_rc rc;
+	bool found = false;
+
+	rc = store_seal_list(svc->store, code, &list, &n, err);
+	if (rc != CS_OK)
+		return rc;
+	for (i = 0; i < n; i++) {
+		if (!found && strcmp(list[i].status, "active") == 0)
+			found = cs_strlcpy(seal, list[i].id, sealsz);
+		store_seal_release(&list[i]);
+	}
+	free(list);
+	if (found)
+		return CS_OK;
+	memset(&so, 0, sizeof(so));
+	so.dept = code;
+	so.name = "示例市市场监督管理局电子印章";
+	so.alg = P11_ALG_P256;
+	so.actor = "admin";
+	return seal_create(svc, &so, seal, sealsz, err);
+}
+
+/* The demo objects of DESIGN.md section 7, once (demo-tokens.json). */
+static enum cs_rc
+init_demo(struct svc *svc, struct init_report *rep, struct cs_err *err)
+{
+	char path[PATH_MAX + 32], code[CODES_CREDIT_LEN + 1];
+	char seal[STORE_CODE_MAX], ids[3][STORE_CODE_MAX];
+	char secrets[3][CLIENT_SECRET_MAX], ref[72], *text = NULL, *def = NULL;
+	enum cs_rc rc;
+	json_t *obj = NULL;
+
+	snprintf(path, sizeof(path), "%s/demo-tokens.json", svc->cfg.data_dir);
+	if (access(path, F_OK) == 0) {
+		init_step(rep, false, path);
+		return CS_OK;
+	}
+	if (!init_demo_code(code))
+		return cs_err_set(err, CS_ERR_INVALID, "no demo credit code");
+	/* Each step reuses what an interrupted earlier run left. */
+	rc =
+	    dept_add(svc, code, "示例市市场监督管理局", "110000", "admin", err);
+	if (rc == CS_ERR_CONFLICT)
+		rc = CS_OK;
+	if (rc != CS_OK)
+		return rc;
+	obj = json_pack("{s:s,s:s,s:[s],s:i,s:[{s:s,s:s,s:b,s:i},"
+	                "{s:s,s:s,s:b},{s:s,s:s,s:b}]}",
+	    "code", "DEMO01", "name", "示例经营许可证", "departments", code,
+	    "validity_days", 1825, "fields", "name", "business_scope", "type",
+	    "string", "required", 1, "max_length", 500, "name",
+	    "registered_capital", "type", "number", "required", 0, "name",
+	    "established", "type", "date", "required", 1);
+	def = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
+	json_decref(obj);
+	obj = NULL;
+	if (def == NULL)
+		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
+	rc = ltype_add(svc, def, strlen(def), "admin", err);
+	free(def);
+	if (rc == CS_ERR_CONFLICT)
+		rc = CS_OK;
+	if (rc != CS_OK)
+		return rc;
+	rc = init_demo_seal(svc, code, seal, sizeof(seal), err);
+	if (rc != CS_OK)
+		return rc;
+	rc = holder_ref_make(
+	    svc, DEMO_HOLDER_ID_TYPE, DEMO_HOLDER_ID, ref, sizeof(ref), err);
+	if (rc == CS_OK)
+		rc = client_add(svc, CLIENT_ISSUER, "demo issuer", code, NULL,
+		    "admin", ids[0], sizeof(ids[0]), secrets[0],
+		    sizeof(secrets[0]), err);
+	if (rc == CS_OK)
+		rc = client_add(svc, CLIENT_VERIFIER, "demo verifier", NULL,
+		    NULL, "admin", ids[1], sizeof(ids[1]), secrets[1],
+		    sizeof(secrets[1]), err);
+	if (rc == CS_OK)
+		rc = client_add(svc, CLIENT_HOLDER, "demo holder", NULL, ref,
+		    "admin", ids[2], sizeof(ids[2]), secrets[2],
+		    sizeof(secrets[2]), err);
+	if (rc != CS_OK)
+		goto out;
+	obj = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:{s:s,s:{s:s,s:s,s:s},"
+	                "s:{s:s,s:f,s:s}}}",
+	    "issuer", secrets[0], "verifier", secrets[1], "holder", secrets[2],
+	    "department", code, "seal", seal, "licence_type", "DEMO01",
+	    "sample_licence_request", "type", "DEMO01", "holder", "name",
+	    "张三", "id_type", DEMO_HOLDER_ID_TYPE, "id_number", DEMO_HOLDER_ID,
+	    "fields", "business_scope", "餐饮服务", "registered_capital",
+	    500000.0, "established", "2020-06-01");
+	text = obj != NULL ? json_dumps(obj, JSON_INDENT(2)) : NULL;
+	if (text == NULL) {
+		rc = cs_err_set(err, CS_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	rc = cs_file_write(path, text, strlen(text), 0600, true, err);
+	if (rc == CS_OK)
+		init_step(rep, true, path);
+out:
+	if (text != NULL)
+		OPENSSL_clear_free(text, strlen(text));
+	json_decref(obj);
+	OPENSSL_cleanse(secrets, sizeof(secrets));
 	return rc;
 }
 
@@ -250,10 +397,18 @@ admin_init(struct admin_ctx *ctx, int argc, char **argv)
 	/* A PIN file only when the PIN does not come from the environment. */
 	if (getenv("CERTSVC_PIN") == NULL || *getenv("CERTSVC_PIN") == '\0') {
 		cs_strlcpy(pin_path, cfg.pin_file, sizeof(pin_path));
-		if (init_secret_file(pin_path, &created, &err) != CS_OK)
+		if (init_secret_file(pin_path, 16, &created, &err) != CS_OK)
 			goto fail;
 		init_step(&rep, created, pin_path);
 	}
+	if (snprintf(pin_path, sizeof(pin_path), "%s/holder-key",
+	        cfg.data_dir) >= (int)sizeof(pin_path)) {
+		cs_err_set(&err, CS_ERR_INVALID, "path too long");
+		goto fail;
+	}
+	if (init_secret_file(pin_path, 32, &created, &err) != CS_OK)
+		goto fail;
+	init_step(&rep, created, pin_path);
 	if (init_is_softhsm(&cfg) &&
 	    init_softhsm_conf(&cfg, &rep, &err) != CS_OK)
 		goto fail;
@@ -266,9 +421,8 @@ admin_init(struct admin_ctx *ctx, int argc, char **argv)
 	if (ca_init(svc, &copts, &created, &err) != CS_OK)
 		goto fail;
 	init_step(&rep, created, "CA root + issuing");
-	if (demo && !ctx->json)
-		printf("demo: departments, seals and API clients are not part "
-		       "of this build yet\n");
+	if (demo && init_demo(svc, &rep, &err) != CS_OK)
+		goto fail;
 	if (json_array_size(rep.created) == 0 && !ctx->json)
 		printf("nothing to do: '%s' is already initialised\n",
 		    ctx->data_dir);

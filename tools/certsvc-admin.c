@@ -45,6 +45,58 @@ const struct admin_command admin_commands[] = {
     {"ca", "show", "[--pem]", "Show the CA certificates.",
         "  --pem             also print the certificates in PEM\n",
         admin_ca_show},
+    {"dept", "add", "--code CODE --name NAME --region REGION",
+        "Add an issuing department (unified social credit code checked).",
+        "  --code CODE       18-character unified social credit code\n"
+        "  --name NAME       department name\n"
+        "  --region REGION   six-digit administrative region code\n",
+        admin_dept_add},
+    {"dept", "list", "", "List departments.", "", admin_dept_list},
+    {"dept", "show", "--code CODE", "Show one department.",
+        "  --code CODE       the department's credit code\n", admin_dept_show},
+    {"type", "add", "--file DEFINITION.json",
+        "Add a licence type from its JSON definition "
+        "(docs/licence-types.md).",
+        "  --file FILE       the definition\n", admin_type_add},
+    {"type", "list", "", "List licence types.", "", admin_type_list},
+    {"type", "show", "--code CODE", "Print a licence type's definition.",
+        "  --code CODE       the type code\n", admin_type_show},
+    {"seal", "create", "--dept CODE --name NAME [--image PNG] [--alg ALG]",
+        "Create an e-seal: key in the token, certificate from the issuing CA.",
+        "  --dept CODE       owning department\n"
+        "  --name NAME       seal name (the certificate's CN)\n"
+        "  --image PNG       seal image; its SHA-256 is bound into every "
+        "signature\n"
+        "  --alg ALG         p256 (default), p384, rsa3072\n"
+        "  --days N          certificate validity (default 1095)\n",
+        admin_seal_create},
+    {"seal", "list", "[--dept CODE]", "List seals.",
+        "  --dept CODE       only this department's\n", admin_seal_list},
+    {"seal", "show", "--seal ID [--pem]", "Show a seal and its certificate.",
+        "  --seal ID         the seal\n"
+        "  --pem             print the certificate\n",
+        admin_seal_show},
+    {"seal", "revoke", "--seal ID --reason TEXT",
+        "Revoke a seal: it signs nothing more.",
+        "  --seal ID         the seal\n"
+        "  --reason TEXT     why (kept in the audit trail)\n",
+        admin_seal_revoke},
+    {"client", "add",
+        "--role issuer --dept CODE | --role verifier | --role holder "
+        "--holder-id-type T --holder-id-number-file F",
+        "Create an API client; its bearer secret is printed once.",
+        "  --role ROLE       issuer, verifier or holder\n"
+        "  --dept CODE       the issuer's department\n"
+        "  --name NAME       a label\n"
+        "  --holder-id-type T        resident_id, passport, credit_code, "
+        "other\n"
+        "  --holder-id-number-file F file holding the holder's id number "
+        "(never argv)\n",
+        admin_client_add},
+    {"client", "list", "", "List API clients (never their secrets).", "",
+        admin_client_list},
+    {"client", "revoke", "--client ID", "Revoke an API client's token.",
+        "  --client ID       the client\n", admin_client_revoke},
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -1,7 +1,7 @@
 /*
- * check_cert.c: the root and issuing-CA certificates, checked by parsing
- * them back field by field against RFC 5280, by crypto_cert_verify() and
- * by "openssl verify -x509_strict".
+ * check_cert.c: the root, issuing-CA and e-seal certificates, checked by
+ * parsing them back field by field against RFC 5280, by crypto_cert_verify()
+ * and by "openssl verify -x509_strict".
  */
 #include <check.h>
 #include <stdio.h>
@@ -26,6 +26,12 @@
 #define OCSP_URL "http://certsvc.example.gov.cn/ocsp"
 #define ISSUERS_URL "http://certsvc.example.gov.cn/ca/root.pem"
 #define CN_ZH "电子证照根CA" /* UTF-8 */
+#define SEAL_CN "某市市场监督管理局行政审批专用章"
+#define SEAL_O "某市市场监督管理局"
+#define ORG_ID "NTRCN-11350100MB0123456X"
+#define SEAL_CRL "http://certsvc.example.gov.cn/crl/issuing.crl"
+#define SEAL_OCSP "http://certsvc.example.gov.cn/ocsp"
+#define SEAL_ISSUERS "http://certsvc.example.gov.cn/ca/issuing.cer"
 
 enum { KEY_P256, KEY_P384, KEY_RSA3072, KEY_N };
 
@@ -674,6 +680,354 @@ START_TEST(md_follows_key)
 }
 END_TEST
 
+/* --- e-seal certificates ----------------------------------------------------
+ */
+
+static void
+seal_spec(struct crypto_cert_spec *s, EVP_PKEY *key, unsigned days)
+{
+	memset(s, 0, sizeof(*s));
+	s->profile = CRYPTO_CERT_SEAL;
+	s->common_name = SEAL_CN;
+	s->organization = SEAL_O;
+	s->country = "CN";
+	s->org_identifier = ORG_ID;
+	s->days = days;
+	s->subject_key = key;
+	s->crl_url = SEAL_CRL;
+	s->ocsp_url = SEAL_OCSP;
+	s->ca_issuers_url = SEAL_ISSUERS;
+}
+
+static X509 *
+mk_seal(EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key, unsigned days)
+{
+	struct crypto_cert_spec s;
+	struct cs_err err;
+	X509 *x = NULL;
+
+	seal_spec(&s, key, days);
+	ck_assert_msg(
+	    crypto_cert_issue(&s, issuer, issuer_key, &x, &err) == CS_OK, "%s",
+	    err.msg);
+	ck_assert_int_eq(ERR_peek_error(), 0);
+	return x;
+}
+
+/* A CA-shaped certificate for other_key signed by issuer's key, as if. */
+static X509 *
+mk_cert_by(X509 *issuer, EVP_PKEY *issuer_key)
+{
+	X509 *x = X509_new();
+	X509V3_CTX v3;
+	X509_EXTENSION *ext;
+
+	ck_assert_ptr_nonnull(x);
+	ck_assert_int_eq(X509_set_version(x, X509_VERSION_3), 1);
+	ck_assert_int_eq(ASN1_INTEGER_set(X509_get_serialNumber(x), 7), 1);
+	ck_assert_ptr_nonnull(X509_gmtime_adj(X509_getm_notBefore(x), -60));
+	ck_assert_ptr_nonnull(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
+	ck_assert_int_eq(
+	    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
+	        MBSTRING_UTF8, (const unsigned char *)"below", -1, -1, 0),
+	    1);
+	ck_assert_int_eq(
+	    X509_set_issuer_name(x, X509_get_subject_name(issuer)), 1);
+	ck_assert_int_eq(X509_set_pubkey(x, other_key), 1);
+	X509V3_set_ctx(&v3, issuer, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(
+	    NULL, &v3, NID_authority_key_identifier, "keyid:always");
+	ck_assert_ptr_nonnull(ext);
+	ck_assert_int_eq(X509_add_ext(x, ext, -1), 1);
+	X509_EXTENSION_free(ext);
+	ck_assert_int_gt(
+	    X509_sign(x, issuer_key, crypto_md_for_key(issuer_key)), 0);
+	return x;
+}
+
+/* Seconds from notBefore to notAfter. */
+static long
+lifetime(X509 *x)
+{
+	int days = 0, secs = 0;
+
+	ck_assert_int_eq(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(x),
+	                     X509_get0_notAfter(x)),
+	    1);
+	return (long)days * 86400 + secs;
+}
+
+START_TEST(seal_is_exact)
+{
+	/* keyUsage, SKI, AKI, CRL DP, AIA: no basicConstraints, no EKU. */
+	static const int nids[] = {NID_key_usage, NID_subject_key_identifier,
+	    NID_authority_key_identifier, NID_crl_distribution_points,
+	    NID_info_access};
+	/* BIT STRING, 6 unused bits, 1100 0000: digitalSignature, nonRep. */
+	static const unsigned char ku[] = {0x03, 0x02, 0x06, 0xc0};
+	X509 *root = mk_root(keys[KEY_P384], "certsvc root CA");
+	X509 *sub = mk_sub(keys[KEY_P256], root, keys[KEY_P384], 1825);
+	X509 *made = mk_seal(keys[_i], sub, keys[KEY_P256], 730);
+	X509 *x = reparse(made);
+	CRL_DIST_POINTS *dps;
+	AUTHORITY_INFO_ACCESS *aia;
+	ACCESS_DESCRIPTION *ad;
+
+	ck_assert_int_eq(X509_get_version(x), X509_VERSION_3);
+	check_serial(x);
+	check_sig_alg(x, KEY_P256); /* the issuer's key decides */
+	ext_exactly(x, nids, 5);
+	ck_assert_int_lt(X509_get_ext_by_NID(x, NID_basic_constraints, -1), 0);
+	ck_assert_int_lt(X509_get_ext_by_NID(x, NID_ext_key_usage, -1), 0);
+	ck_assert_int_eq(
+	    X509_EXTENSION_get_critical(ext_get(x, NID_key_usage)), 1);
+	ext_der(x, NID_key_usage, ku, sizeof(ku));
+	ck_assert_uint_eq(
+	    X509_get_key_usage(x), KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION);
+	ck_assert_int_eq(X509_check_ca(x), 0);
+	ck_assert_uint_eq(X509_get_extended_key_usage(x), UINT32_MAX);
+	check_ski(x);
+	check_aki(x, X509_get0_subject_key_id(sub));
+	ck_assert_int_eq(
+	    X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(sub)),
+	    0);
+	ck_assert_int_eq(X509_check_issued(sub, x), X509_V_OK);
+	ck_assert(crypto_cert_matches_key(x, keys[_i]));
+	ck_assert_int_eq(lifetime(x), 730L * 86400);
+
+	ck_assert_int_eq(X509_EXTENSION_get_critical(
+	                     ext_get(x, NID_crl_distribution_points)),
+	    0);
+	dps = X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL);
+	ck_assert_int_eq(sk_DIST_POINT_num(dps), 1);
+	check_uri(sk_GENERAL_NAME_value(
+	              sk_DIST_POINT_value(dps, 0)->distpoint->name.fullname, 0),
+	    SEAL_CRL);
+	CRL_DIST_POINTS_free(dps);
+	ck_assert_int_eq(
+	    X509_EXTENSION_get_critical(ext_get(x, NID_info_access)), 0);
+	aia = X509_get_ext_d2i(x, NID_info_access, NULL, NULL);
+	ck_assert_int_eq(sk_ACCESS_DESCRIPTION_num(aia), 2);
+	ad = sk_ACCESS_DESCRIPTION_value(aia, 0);
+	ck_assert_int_eq(OBJ_obj2nid(ad->method), NID_ad_OCSP);
+	check_uri(ad->location, SEAL_OCSP);
+	ad = sk_ACCESS_DESCRIPTION_value(aia, 1);
+	ck_assert_int_eq(OBJ_obj2nid(ad->method), NID_ad_ca_issuers);
+	check_uri(ad->location, SEAL_ISSUERS);
+	AUTHORITY_INFO_ACCESS_free(aia);
+
+	/* Purposes a verifier may ask for: S/MIME signing and any. */
+	ck_assert_int_eq(X509_check_purpose(x, X509_PURPOSE_SMIME_SIGN, 0), 1);
+	ck_assert_int_eq(X509_check_purpose(x, X509_PURPOSE_ANY, 0), 1);
+	ck_assert_int_eq(ERR_peek_error(), 0);
+	X509_free(x);
+	X509_free(made);
+	X509_free(sub);
+	X509_free(root);
+}
+END_TEST
+
+START_TEST(seal_dn_types_and_utf8_round_trip)
+{
+	X509 *root = mk_root(keys[KEY_P384], "certsvc root CA");
+	X509 *sub = mk_sub(keys[KEY_P256], root, keys[KEY_P384], 1825);
+	X509 *made = mk_seal(keys[KEY_P256], sub, keys[KEY_P256], 365);
+	X509 *x = reparse(made);
+	char subj[512];
+
+	ck_assert_int_eq(X509_NAME_entry_count(X509_get_subject_name(x)), 4);
+	check_dn(x, 0, NID_countryName, V_ASN1_PRINTABLESTRING, "CN");
+	check_dn(x, 1, NID_organizationName, V_ASN1_UTF8STRING, SEAL_O);
+	check_dn(x, 2, NID_organizationIdentifier, V_ASN1_UTF8STRING, ORG_ID);
+	check_dn(x, 3, NID_commonName, V_ASN1_UTF8STRING, SEAL_CN);
+	{
+		ASN1_OBJECT *oi = OBJ_txt2obj("2.5.4.97", 1);
+
+		ck_assert_int_eq(OBJ_obj2nid(oi), NID_organizationIdentifier);
+		ASN1_OBJECT_free(oi);
+	}
+	crypto_cert_subject(x, subj, sizeof(subj));
+	ck_assert_str_eq(subj,
+	    "CN=" SEAL_CN ", organizationIdentifier=" ORG_ID ", O=" SEAL_O
+	    ", C=CN");
+	X509_free(x);
+	X509_free(made);
+	X509_free(sub);
+	X509_free(root);
+}
+END_TEST
+
+START_TEST(seal_chain_verifies)
+{
+	X509 *root = mk_root(keys[KEY_P384], "certsvc root CA");
+	X509 *sub = mk_sub(keys[KEY_RSA3072], root, keys[KEY_P384], 1825);
+	X509 *x = mk_seal(keys[_i], sub, keys[KEY_RSA3072], 365);
+	char reason[128] = "x", dir[PATH_MAX];
+	char rootp[PATH_MAX + 16], subp[PATH_MAX + 16], sealp[PATH_MAX + 16];
+
+	ck_assert_msg(
+	    verify(x, root, sub, reason, sizeof(reason)), "%s", reason);
+	ck_assert_str_eq(reason, "");
+	ck_assert(!verify(x, root, NULL, reason, sizeof(reason)));
+	ck_assert_str_eq(reason, "unable to get local issuer certificate");
+	/* A seal certificate certifies nothing. */
+	{
+		X509 *below = mk_cert_by(x, keys[_i]);
+
+		ck_assert(!verify(below, root, sub, reason, sizeof(reason)));
+		X509_free(below);
+	}
+
+	testutil_tmpdir(dir, sizeof(dir));
+	write_pem(dir, "root.pem", root, rootp, sizeof(rootp));
+	write_pem(dir, "issuing.pem", sub, subp, sizeof(subp));
+	write_pem(dir, "seal.pem", x, sealp, sizeof(sealp));
+	{
+		char *argv[] = {"openssl", "verify", "-x509_strict", "-CAfile",
+		    rootp, "-untrusted", subp, sealp, NULL};
+
+		ck_assert_int_eq(testutil_run(argv), 0);
+	}
+	{
+		char *argv[] = {"openssl", "verify", "-x509_strict", "-purpose",
+		    "smimesign", "-CAfile", rootp, "-untrusted", subp, sealp,
+		    NULL};
+
+		ck_assert_int_eq(testutil_run(argv), 0);
+	}
+	X509_free(x);
+	X509_free(sub);
+	X509_free(root);
+}
+END_TEST
+
+START_TEST(seal_validity_capped_by_issuer)
+{
+	X509 *root = mk_root(keys[KEY_P384], "certsvc root CA");
+	X509 *sub = mk_sub(keys[KEY_P256], root, keys[KEY_P384], 100);
+	X509 *x = mk_seal(keys[KEY_P256], sub, keys[KEY_P256], 3650);
+	X509 *shorter = mk_seal(keys[KEY_P256], sub, keys[KEY_P256], 30);
+	X509 *sub_long = mk_sub(keys[KEY_P256], root, keys[KEY_P384], 36500);
+
+	/* Never after the issuer's notAfter... */
+	ck_assert_int_eq(
+	    ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(sub)),
+	    0);
+	ck_assert_int_le(lifetime(x), 100L * 86400);
+	ck_assert_int_ge(lifetime(x), 100L * 86400 - 5);
+	ck_assert(verify(x, root, sub, NULL, 0));
+	/* ... and as asked when it fits. */
+	ck_assert_int_eq(lifetime(shorter), 30L * 86400);
+	/* The sub-CA is capped by its root in the same way. */
+	ck_assert_int_eq(ASN1_TIME_compare(X509_get0_notAfter(sub_long),
+	                     X509_get0_notAfter(root)),
+	    0);
+	X509_free(sub_long);
+	X509_free(shorter);
+	X509_free(x);
+	X509_free(sub);
+	X509_free(root);
+}
+END_TEST
+
+START_TEST(seal_needs_live_issuer)
+{
+	X509 *root = mk_root(keys[KEY_P384], "certsvc root CA");
+	X509 *sub = mk_sub(keys[KEY_P256], root, keys[KEY_P384], 100);
+	X509 *old = X509_dup(sub), *x = (X509 *)&x;
+	struct crypto_cert_spec s;
+	struct cs_err err;
+
+	/* An issuer that expired yesterday issues nothing. */
+	ck_assert_ptr_nonnull(
+	    X509_time_adj_ex(X509_getm_notBefore(old), -10, 0, NULL));
+	ck_assert_ptr_nonnull(
+	    X509_time_adj_ex(X509_getm_notAfter(old), -1, 0, NULL));
+	ck_assert_int_gt(X509_sign(old, keys[KEY_P384], EVP_sha384()), 0);
+	seal_spec(&s, keys[KEY_P256], 365);
+	ck_assert_int_eq(crypto_cert_issue(&s, old, keys[KEY_P256], &x, &err),
+	    CS_ERR_INVALID);
+	ck_assert_ptr_null(x);
+	ck_assert_ptr_nonnull(strstr(err.msg, "expired"));
+	ck_assert_int_eq(ERR_peek_error(), 0);
+	X509_free(old);
+	X509_free(sub);
+	X509_free(root);
+}
+END_TEST
+
+START_TEST(seal_bad_specs_are_invalid)
+{
+	X509 *root = mk_root(keys[KEY_P384], "certsvc root CA");
+	X509 *sub = mk_sub(keys[KEY_P256], root, keys[KEY_P384], 1825);
+	struct crypto_cert_spec s;
+	struct cs_err err;
+	X509 *x = (X509 *)&x;
+	char longid[80];
+
+#define BAD(expr, frag)                                                        \
+	do {                                                                   \
+		seal_spec(&s, keys[KEY_P384], 365);                            \
+		expr;                                                          \
+		cs_err_clear(&err);                                            \
+		ck_assert_int_eq(                                              \
+		    crypto_cert_issue(&s, sub, keys[KEY_P256], &x, &err),      \
+		    CS_ERR_INVALID);                                           \
+		ck_assert_ptr_null(x);                                         \
+		ck_assert_msg(strstr(err.msg, frag) != NULL, "%s", err.msg);   \
+		ck_assert_int_eq(ERR_peek_error(), 0);                         \
+	} while (0)
+
+	BAD(s.org_identifier = NULL, "organization identifier");
+	BAD(s.organization = NULL, "organization");
+	BAD(s.country = NULL, "country");
+	BAD(s.org_identifier = "", "organization identifier");
+	BAD(s.org_identifier = "ntrcn-11350100MB0123456X", "organization");
+	BAD(s.org_identifier = "ABCCN-11350100MB0123456X", "organization");
+	BAD(s.org_identifier = "NTRcn-11350100MB0123456X", "organization");
+	BAD(s.org_identifier = "NTRCN11350100MB0123456X", "organization");
+	BAD(s.org_identifier = "NTRCN-", "organization");
+	BAD(s.org_identifier = "NTRCN-11350100MB0123456", "18");
+	BAD(s.org_identifier = "NTRCN-11350100MB0123456XX", "18");
+	BAD(s.org_identifier = "NTRCN-11350100MI0123456X", "'I'");
+	BAD(s.org_identifier = "NTRCN-11350100MO0123456X", "'O'");
+	BAD(s.org_identifier = "NTRCN-11350100MB0123456x", "character");
+	BAD(s.org_identifier = "NTRCN-1135 0100MB0123456", "character");
+	BAD(s.org_identifier = "NTRCN-电子证照电子证照", "character");
+	memset(longid, '1', sizeof(longid) - 1);
+	memcpy(longid, "VATBE-", 6);
+	longid[65] = '\0';
+	BAD(s.org_identifier = longid, "64");
+	BAD(s.days = 100000, "validity");
+	/* A seal is issued by a CA, never self-signed. */
+	seal_spec(&s, keys[KEY_P384], 365);
+	ck_assert_int_eq(crypto_cert_issue(&s, NULL, keys[KEY_P384], &x, &err),
+	    CS_ERR_INVALID);
+	ck_assert_ptr_nonnull(strstr(err.msg, "issuer"));
+	/* Nor by another seal. */
+	{
+		X509 *seal = mk_seal(keys[KEY_P384], sub, keys[KEY_P256], 365);
+
+		seal_spec(&s, keys[KEY_RSA3072], 365);
+		s.common_name = "below a seal";
+		ck_assert_int_eq(
+		    crypto_cert_issue(&s, seal, keys[KEY_P384], &x, &err),
+		    CS_ERR_INVALID);
+		ck_assert_ptr_nonnull(strstr(err.msg, "not a CA"));
+		X509_free(seal);
+	}
+#undef BAD
+	/* Other ETSI identity types pass through. */
+	seal_spec(&s, keys[KEY_P384], 365);
+	s.org_identifier = "VATBE-0123.456.789";
+	ck_assert_int_eq(
+	    crypto_cert_issue(&s, sub, keys[KEY_P256], &x, &err), CS_OK);
+	X509_free(x);
+	X509_free(sub);
+	X509_free(root);
+}
+END_TEST
+
 /* --- token-backed keys (software signer standing in for the token) ------ */
 
 struct sw {
@@ -742,6 +1096,24 @@ START_TEST(token_keys_issue_chain)
 }
 END_TEST
 
+START_TEST(token_key_issues_seal)
+{
+	struct sw rs = {keys[KEY_P384], CS_OK}, ss = {keys[_i], CS_OK};
+	EVP_PKEY *rk = token_key(&rs), *sk = token_key(&ss);
+	X509 *root = mk_root(rk, "token root");
+	X509 *sub = mk_sub(keys[KEY_P256], root, rk, 1825);
+	X509 *seal = mk_seal(sk, sub, keys[KEY_P256], 365);
+
+	ck_assert(verify(seal, root, sub, NULL, 0));
+	ck_assert(crypto_cert_matches_key(seal, keys[_i]));
+	X509_free(seal);
+	X509_free(sub);
+	X509_free(root);
+	EVP_PKEY_free(sk);
+	EVP_PKEY_free(rk);
+}
+END_TEST
+
 START_TEST(token_failure_is_reported)
 {
 	struct sw rs = {keys[_i], CS_OK};
@@ -792,9 +1164,20 @@ cert_suite(void)
 	tcase_add_test(tc, encodings_round_trip);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("seal");
+	tcase_set_timeout(tc, 30);
+	tcase_add_loop_test(tc, seal_is_exact, 0, KEY_N);
+	tcase_add_test(tc, seal_dn_types_and_utf8_round_trip);
+	tcase_add_loop_test(tc, seal_chain_verifies, 0, KEY_N);
+	tcase_add_test(tc, seal_validity_capped_by_issuer);
+	tcase_add_test(tc, seal_needs_live_issuer);
+	tcase_add_test(tc, seal_bad_specs_are_invalid);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("token");
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, token_keys_issue_chain, 0, KEY_N);
+	tcase_add_loop_test(tc, token_key_issues_seal, 0, KEY_N);
 	tcase_add_loop_test(tc, token_failure_is_reported, 0, KEY_N);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1,0 +1,660 @@
+/*
+ * licence.c: issuing and reading e-licences.
+ *
+ * Issuance does the slow, stateless work first (validation, document,
+ * token signature) and then writes the licence, its holder token, its
+ * idempotency key and its audit event in one short transaction, so the
+ * write lock is never held across a token operation.  Two requests with
+ * the same Idempotency-Key may both seal, but only the first to commit
+ * keeps its licence: the second finds the key inside its own transaction,
+ * rolls back and answers with the first one's licence.
+ *
+ * Serial numbers come from blocks reserved in the store (hi/lo), so most
+ * issuances need no extra transaction; a crash leaves a gap in serials,
+ * never a duplicate.  Dates are calendar dates in China Standard Time
+ * (UTC+8, no daylight saving).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "certsvc/codes.h"
+#include "certsvc/jcs.h"
+#include "certsvc/licence.h"
+#include "certsvc/log.h"
+#include "certsvc/ltype.h"
+#include "certsvc/mem.h"
+#include "certsvc/seal.h"
+#include "crypto/crypto.h"
+
+#define LICENCE_TZ_OFFSET (8 * 3600)
+#define LICENCE_SERIAL_BLOCK 64
+#define LICENCE_SERIAL_SLOTS 128
+#define LICENCE_FORMAT "certsvc-licence/1"
+#define ENVELOPE_FORMAT "certsvc-envelope/1"
+
+struct serial_slot {
+	char key[2 * STORE_CODE_MAX + 16];
+	int64_t next;
+	int64_t end; /* exclusive */
+};
+
+struct serial_alloc {
+	pthread_mutex_t mu;
+	size_t n;
+	struct serial_slot s[LICENCE_SERIAL_SLOTS];
+};
+
+static struct serial_alloc *
+serial_alloc_of(struct svc *svc)
+{
+	static pthread_mutex_t init_mu = PTHREAD_MUTEX_INITIALIZER;
+	struct serial_alloc *a;
+
+	pthread_mutex_lock(&init_mu);
+	if (svc->serials == NULL) {
+		a = calloc(1, sizeof(*a));
+		if (a != NULL && pthread_mutex_init(&a->mu, NULL) == 0)
+			svc->serials = a;
+		else
+			free(a);
+	}
+	a = svc->serials;
+	pthread_mutex_unlock(&init_mu);
+	return a;
+}
+
+void
+licence_serials_free(struct svc *svc)
+{
+	if (svc->serials == NULL)
+		return;
+	pthread_mutex_destroy(&svc->serials->mu);
+	free(svc->serials);
+	svc->serials = NULL;
+}
+
+/* The next serial of (type, dept, year); reserves a block when needed. */
+static enum cs_rc
+serial_next(struct svc *svc, const char *type, const char *dept, int year,
+    int64_t *serial, struct cs_err *err)
+{
+	struct serial_alloc *a = serial_alloc_of(svc);
+	struct store_tx *tx = NULL;
+	struct serial_slot *slot;
+	char key[sizeof(slot->key)];
+	int64_t first = 0;
+	enum cs_rc rc = CS_OK;
+	size_t i;
+
+	if (a == NULL)
+		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
+	snprintf(key, sizeof(key), "%s|%s|%d", type, dept, year);
+	/* Held across the (rare) reservation: blocks never interleave. */
+	pthread_mutex_lock(&a->mu);
+	for (i = 0; i < a->n; i++)
+		if (strcmp(a->s[i].key, key) == 0)
+			break;
+	if (i == a->n) {
+		if (a->n == LICENCE_SERIAL_SLOTS)
+			i = 0; /* forget one block: a gap, never a duplicate */
+		else
+			a->n++;
+		cs_strlcpy(a->s[i].key, key, sizeof(a->s[i].key));
+		a->s[i].next = a->s[i].end = 0;
+	}
+	slot = &a->s[i];
+	if (slot->next >= slot->end) {
+		rc = store_tx_begin(svc->store, &tx, err);
+		if (rc == CS_OK)
+			rc = store_serial_reserve(tx, type, dept, year,
+			    LICENCE_SERIAL_BLOCK, &first, err);
+		if (rc == CS_OK) {
+			rc = store_tx_commit(tx, err);
+			tx = NULL;
+		}
+		store_tx_rollback(tx);
+		if (rc == CS_OK) {
+			slot->next = first;
+			slot->end = first + LICENCE_SERIAL_BLOCK;
+		}
+	}
+	if (rc == CS_OK)
+		*serial = slot->next++;
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+/* Parse YYYY-MM-DD (a real calendar date) to its day number since epoch. */
+static bool
+licence_date_parse(const char *s, int64_t *days)
+{
+	static const int mdays[] = {
+	    31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int y, m, d, i;
+	int64_t n;
+	bool leap;
+
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return false;
+	for (i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+			return false;
+	y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 +
+	    (s[3] - '0');
+	m = (s[5] - '0') * 10 + (s[6] - '0');
+	d = (s[8] - '0') * 10 + (s[9] - '0');
+	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (y < 1970 || m < 1 || m > 12 || d < 1 ||
+	    d > mdays[m - 1] + (m == 2 && leap ? 1 : 0))
+		return false;
+	/* Days from civil (Howard Hinnant's algorithm). */
+	y -= m <= 2;
+	n = (int64_t)(y / 400) * 146097;
+	{
+		int yoe = y - (y / 400) * 400;
+		int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+		int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+		n += doe - 719468;
+	}
+	*days = n;
+	return true;
+}
+
+static void
+licence_date_format(int64_t days, char *out, size_t outsz)
+{
+	time_t t = (time_t)(days * 86400);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, outsz, "%Y-%m-%d", &tm);
+}
+
+/* The request's members, checked for shape (not yet against the type). */
+struct licence_req {
+	const char *type;
+	const char *seal;
+	const char *holder_name;
+	const char *id_type;
+	const char *id_number;
+	const json_t *fields;
+	int64_t from_day;  /* -1: not given */
+	int64_t until_day; /* -1: not given */
+};
+
+static enum cs_rc
+req_string(const json_t *obj, const char *key, const char *path, bool need,
+    const char **out, struct cs_err *err)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	*out = NULL;
+	if (v == NULL) {
+		if (need)
+			return cs_err_set(
+			    err, CS_ERR_INVALID, "%s: required", path);
+		return CS_OK;
+	}
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return cs_err_set(err, CS_ERR_INVALID,
+		    "%s: must be a non-empty string", path);
+	*out = json_string_value(v);
+	return CS_OK;
+}
+
+static enum cs_rc
+req_only(const json_t *obj, const char *path, const char *const *allowed,
+    struct cs_err *err)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	json_object_foreach((json_t *)obj, key, v)
+	{
+		(void)v;
+		for (i = 0; allowed[i] != NULL; i++)
+			if (strcmp(key, allowed[i]) == 0)
+				break;
+		if (allowed[i] == NULL)
+			return cs_err_set(err, CS_ERR_INVALID,
+			    "%s%s%.64s: unknown member", path,
+			    path[0] != '\0' ? "." : "", key);
+	}
+	return CS_OK;
+}
+
+static enum cs_rc
+req_parse(const json_t *req, struct licence_req *r, struct cs_err *err)
+{
+	static const char *const top[] = {"type", "holder", "fields",
+	    "valid_from", "valid_until", "seal", NULL};
+	static const char *const holder[] = {
+	    "name", "id_type", "id_number", NULL};
+	const char *from = NULL, *until = NULL;
+	const json_t *h;
+	enum cs_rc rc;
+
+	memset(r, 0, sizeof(*r));
+	r->from_day = r->until_day = -1;
+	if (!json_is_object(req))
+		return cs_err_set(
+		    err, CS_ERR_INVALID, "body: must be a JSON object");
+	rc = req_only(req, "", top, err);
+	if (rc == CS_OK)
+		rc = req_string(req, "type", "type", true, &r->type, err);
+	if (rc == CS_OK)
+		rc = req_string(req, "seal", "seal", false, &r->seal, err);
+	if (rc == CS_OK)
+		rc = req_string(
+		    req, "valid_from", "valid_from", false, &from, err);
+	if (rc == CS_OK)
+		rc = req_string(
+		    req, "valid_until", "valid_until", false, &until, err);
+	if (rc != CS_OK)
+		return rc;
+	h = json_object_get(req, "holder");
+	if (!json_is_object(h))
+		return cs_err_set(
+		    err, CS_ERR_INVALID, "holder: required, an object");
+	rc = req_only(h, "holder", holder, err);
+	if (rc == CS_OK)
+		rc = req_string(
+		    h, "name", "holder.name", true, &r->holder_name, err);
+	if (rc == CS_OK)
+		rc = req_string(
+		    h, "id_type", "holder.id_type", true, &r->id_type, err);
+	if (rc == CS_OK)
+		rc = req_string(h, "id_number", "holder.id_number", true,
+		    &r->id_number, err);
+	if (rc != CS_OK)
+		return rc;
+	if (strlen(r->holder_name) > 128)
+		return cs_err_set(
+		    err, CS_ERR_INVALID, "holder.name: at most 128 bytes");
+	r->fields = json_object_get(req, "fields");
+	if (r->fields == NULL || !json_is_object(r->fields))
+		return cs_err_set(
+		    err, CS_ERR_INVALID, "fields: required, an object");
+	if (from != NULL && !licence_date_parse(from, &r->from_day))
+		return cs_err_set(err, CS_ERR_INVALID,
+		    "valid_from: must be a date YYYY-MM-DD");
+	if (until != NULL && !licence_date_parse(until, &r->until_day))
+		return cs_err_set(err, CS_ERR_INVALID,
+		    "valid_until: must be a date YYYY-MM-DD");
+	return CS_OK;
+}
+
+static bool
+idem_key_ok(const char *key)
+{
+	size_t n = key != NULL ? strlen(key) : 0, i;
+
+	if (n == 0 || n > LICENCE_IDEM_KEY_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if (key[i] < 0x21 || key[i] > 0x7e)
+			return false;
+	return true;
+}
+
+static void
+hex(const unsigned char *p, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* The licence document (canonical JSON bytes given in *out). */
+static enum cs_rc
+licence_document(const struct licence_req *r, const struct ltype *lt,
+    const struct store_dept *dept, const struct seal_signer *seal,
+    const char *id, int version, time_t now, int64_t from, int64_t until,
+    struct buf **out, struct cs_err *err)
+{
+	char issued[32], dfrom[16], duntil[16], certhex[65];
+	struct tm tm;
+	json_t *doc;
+	enum cs_rc rc;
+
+	gmtime_r(&now, &tm);
+	strftime(issued, sizeof(issued), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	licence_date_format(from, dfrom, sizeof(dfrom));
+	licence_date_format(until, duntil, sizeof(duntil));
+	hex(seal->cert_sha256, sizeof(seal->cert_sha256), certhex);
+	doc = json_pack("{s:s,s:s,s:i,s:{s:s,s:s},s:{s:s,s:s,s:s},"
+	                "s:{s:s,s:s,s:s},s:O,s:s,s:s,s:s,s:{s:s,s:s}}",
+	    "format", LICENCE_FORMAT, "id", id, "version", version, "type",
+	    "code", lt->code, "name", lt->name, "issuer", "credit_code",
+	    dept->code, "name", dept->name, "region", dept->region, "holder",
+	    "name", r->holder_name, "id_type", r->id_type, "id_number",
+	    r->id_number, "fields", r->fields, "issued_at", issued,
+	    "valid_from", dfrom, "valid_until", duntil, "seal", "id", seal->id,
+	    "certificate_sha256", certhex);
+	if (doc == NULL)
+		return cs_err_set(err, CS_ERR_NOMEM, "cannot build document");
+	rc = jcs_encode(doc, out, err);
+	json_decref(doc);
+	return rc;
+}
+
+/* Fill out from a stored licence (an idempotent replay). */
+static enum cs_rc
+licence_replay(struct svc *svc, const uint8_t stored[STORE_HASH_LEN],
+    const uint8_t mine[STORE_HASH_LEN], const char *key, const char *id,
+    int version, struct licence_issued *out, struct cs_err *err)
+{
+	enum cs_rc rc;
+
+	if (CRYPTO_memcmp(stored, mine, STORE_HASH_LEN) != 0)
+		return cs_err_set(err, CS_ERR_CONFLICT,
+		    "Idempotency-Key '%.64s' was used with another request "
+		    "body",
+		    key);
+	rc = store_licence_get(svc->store, id, version, &out->lic, err);
+	if (rc == CS_OK)
+		out->replayed = true;
+	return rc;
+}
+
+enum cs_rc
+licence_issue(struct svc *svc, const struct client_principal *p,
+    const json_t *req, const char *idem_key, struct licence_issued *out,
+    struct cs_err *err)
+{
+	uint8_t req_hash[STORE_HASH_LEN], stored_hash[STORE_HASH_LEN];
+	char id[CODES_LICENCE_ID_MAX], prev_id[CODES_LICENCE_ID_MAX];
+	char object[CODES_LICENCE_ID_MAX + 16], detail[256];
+	struct crypto_seal_opts so;
+	struct store_audit_event ev;
+	struct licence_req r;
+	struct store_dept dept;
+	struct store_tx *tx = NULL;
+	struct seal_signer *seal = NULL;
+	struct ltype *lt = NULL;
+	struct buf *canon = NULL, *doc = NULL, *der = NULL;
+	STACK_OF(X509) *chain = NULL;
+	int64_t serial = 0, today, from, until;
+	bool allowed = false;
+	time_t now;
+	struct tm tm;
+	int prev_version = 0;
+	enum cs_rc rc;
+
+	memset(out, 0, sizeof(*out));
+	if (p->role != CLIENT_ISSUER)
+		return cs_err_set(
+		    err, CS_ERR_DENIED, "only issuer clients issue licences");
+	if (!idem_key_ok(idem_key))
+		return cs_err_set(err, CS_ERR_INVALID,
+		    "Idempotency-Key: required, 1 to %d printable ASCII "
+		    "characters",
+		    LICENCE_IDEM_KEY_MAX);
+	/* The body's canonical form: a retry need not repeat the bytes. */
+	rc = jcs_encode(req, &canon, err);
+	if (rc != CS_OK)
+		goto out;
+	if (EVP_Digest(canon->data, canon->len, req_hash, NULL, EVP_sha256(),
+	        NULL) != 1) {
+		rc = cs_err_ossl(err, CS_ERR_CRYPTO, "SHA-256 failed");
+		goto out;
+	}
+	rc = store_idem_get(svc->store, NULL, p->id, idem_key, stored_hash,
+	    prev_id, sizeof(prev_id), &prev_version, err);
+	if (rc == CS_OK) {
+		rc = licence_replay(svc, stored_hash, req_hash, idem_key,
+		    prev_id, prev_version, out, err);
+		goto out;
+	}
+	if (rc != CS_ERR_NOT_FOUND)
+		goto out;
+	cs_err_clear(err);
+
+	rc = req_parse(req, &r, err);
+	if (rc != CS_OK)
+		goto out;
+	rc = ltype_load(svc, r.type, &lt, err);
+	if (rc == CS_ERR_NOT_FOUND)
+		rc = cs_err_set(err, CS_ERR_INVALID,
+		    "type: unknown licence type '%.40s'", r.type);
+	if (rc != CS_OK)
+		goto out;
+	rc = store_ltype_dept_allowed(
+	    svc->store, lt->code, p->dept, &allowed, err);
+	if (rc != CS_OK)
+		goto out;
+	if (!allowed) {
+		rc = cs_err_set(err, CS_ERR_DENIED,
+		    "department '%s' may not issue licences of type '%s'",
+		    p->dept, lt->code);
+		goto out;
+	}
+	rc = ltype_check_fields(lt, r.fields, err);
+	if (rc != CS_OK)
+		goto out;
+	memset(&dept, 0, sizeof(dept));
+	rc = store_dept_get(svc->store, p->dept, &dept, err);
+	if (rc != CS_OK)
+		goto out;
+	rc = holder_ref_make(svc, r.id_type, r.id_number, out->lic.holder_ref,
+	    sizeof(out->lic.holder_ref), err);
+	if (rc != CS_OK)
+		goto out;
+
+	now = time(NULL);
+	today = ((int64_t)now + LICENCE_TZ_OFFSET) / 86400;
+	from = r.from_day >= 0 ? r.from_day : today;
+	until = r.until_day >= 0 ? r.until_day
+	                         : from + (int64_t)lt->validity_days - 1;
+	if (until < from) {
+		rc = cs_err_set(err, CS_ERR_INVALID,
+		    "valid_until: must not be before valid_from");
+		goto out;
+	}
+	rc = seal_signer_get(svc, r.seal, p->dept, &seal, err);
+	if (rc != CS_OK)
+		goto out;
+	{
+		time_t local = now + LICENCE_TZ_OFFSET;
+
+		gmtime_r(&local, &tm);
+	}
+	rc = serial_next(
+	    svc, lt->code, p->dept, tm.tm_year + 1900, &serial, err);
+	if (rc != CS_OK)
+		goto out;
+	rc = codes_licence_id(
+	    lt->code, p->dept, tm.tm_year + 1900, serial, id, sizeof(id), err);
+	if (rc != CS_OK)
+		goto out;
+	rc = licence_document(
+	    &r, lt, &dept, seal, id, 1, now, from, until, &doc, err);
+	if (rc != CS_OK)
+		goto out;
+
+	chain = sk_X509_new_null();
+	if (chain == NULL || !sk_X509_push(chain, svc->issuing)) {
+		rc = cs_err_set(err, CS_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	memset(&so, 0, sizeof(so));
+	so.key = seal->key;
+	so.cert = seal->cert;
+	so.chain = chain;
+	so.image_sha256 = seal->has_image ? seal->image_sha256 : NULL;
+	rc = crypto_cms_seal(&so, doc->data, doc->len, &der, err);
+	if (rc != CS_OK)
+		goto out;
+
+	cs_strlcpy(out->lic.id, id, sizeof(out->lic.id));
+	out->lic.version = 1;
+	cs_strlcpy(out->lic.type, lt->code, sizeof(out->lic.type));
+	cs_strlcpy(out->lic.dept, p->dept, sizeof(out->lic.dept));
+	cs_strlcpy(out->lic.seal_id, seal->id, sizeof(out->lic.seal_id));
+	cs_strlcpy(out->lic.status, "valid", sizeof(out->lic.status));
+	out->lic.issued_at = (int64_t)now;
+	out->lic.valid_from = from * 86400 - LICENCE_TZ_OFFSET;
+	out->lic.valid_until = (until + 1) * 86400 - LICENCE_TZ_OFFSET - 1;
+	out->lic.document = doc;
+	out->lic.seal_der = der;
+	doc = der = NULL;
+
+	snprintf(object, sizeof(object), "licence:%s/1", id);
+	snprintf(detail, sizeof(detail),
+	    "{\"dept\":\"%s\",\"seal\":\"%s\",\"type\":\"%s\"}", p->dept,
+	    seal->id, lt->code);
+	memset(&ev, 0, sizeof(ev));
+	ev.actor = p->id;
+	ev.action = "licence.issue";
+	ev.object = object;
+	ev.outcome = "ok";
+	ev.detail = detail;
+	rc = store_tx_begin(svc->store, &tx, err);
+	if (rc != CS_OK)
+		goto out;
+	rc = store_idem_get(svc->store, tx, p->id, idem_key, stored_hash,
+	    prev_id, sizeof(prev_id), &prev_version, err);
+	if (rc == CS_OK) {
+		/* A concurrent retry committed first: answer with its licence.
+		 */
+		store_tx_rollback(tx);
+		tx = NULL;
+		store_licence_release(&out->lic);
+		memset(&out->lic, 0, sizeof(out->lic));
+		rc = licence_replay(svc, stored_hash, req_hash, idem_key,
+		    prev_id, prev_version, out, err);
+		goto out;
+	}
+	if (rc != CS_ERR_NOT_FOUND)
+		goto out;
+	cs_err_clear(err);
+	rc = store_licence_put(tx, &out->lic, err);
+	if (rc == CS_OK)
+		rc = client_add_tx(svc, tx, CLIENT_HOLDER, "holder", NULL,
+		    out->lic.holder_ref, out->holder_client,
+		    sizeof(out->holder_client), out->holder_token,
+		    sizeof(out->holder_token), err);
+	if (rc == CS_OK)
+		rc = store_idem_put(tx, p->id, idem_key, req_hash, id, 1, err);
+	if (rc == CS_OK)
+		rc = store_audit_append(tx, &ev, NULL, err);
+	if (rc != CS_OK)
+		goto out;
+	rc = store_tx_commit(tx, err);
+	tx = NULL;
+out:
+	store_tx_rollback(tx);
+	if (rc != CS_OK)
+		licence_issued_release(out);
+	sk_X509_free(chain);
+	seal_signer_free(seal);
+	ltype_free(lt);
+	buf_free(canon);
+	buf_free(doc);
+	buf_free(der);
+	return rc;
+}
+
+void
+licence_issued_release(struct licence_issued *out)
+{
+	if (out == NULL)
+		return;
+	store_licence_release(&out->lic);
+	OPENSSL_cleanse(out, sizeof(*out));
+}
+
+enum cs_rc
+licence_read(struct svc *svc, const struct client_principal *p, const char *id,
+    int version, struct store_licence *l, struct cs_err *err)
+{
+	bool mine;
+	enum cs_rc rc;
+
+	memset(l, 0, sizeof(*l));
+	if (codes_licence_id_check(id, NULL) != CS_OK)
+		return cs_err_set(
+		    err, CS_ERR_NOT_FOUND, "no licence '%.96s'", id);
+	rc = store_licence_get(svc->store, id, version, l, err);
+	if (rc == CS_ERR_NOT_FOUND)
+		return cs_err_set(
+		    err, CS_ERR_NOT_FOUND, "no licence '%.96s'", id);
+	if (rc != CS_OK)
+		return rc;
+	switch (p->role) {
+	case CLIENT_ISSUER:
+		mine = strcmp(l->dept, p->dept) == 0;
+		break;
+	case CLIENT_HOLDER:
+		mine = CRYPTO_memcmp(l->holder_ref, p->holder_ref,
+		           sizeof(l->holder_ref)) == 0;
+		break;
+	case CLIENT_VERIFIER:
+	default:
+		mine = false;
+		break;
+	}
+	if (!mine) {
+		store_licence_release(l);
+		memset(l, 0, sizeof(*l));
+		/* The same answer as for an unknown id: no existence leak. */
+		return cs_err_set(
+		    err, CS_ERR_NOT_FOUND, "no licence '%.96s'", id);
+	}
+	return CS_OK;
+}
+
+json_t *
+licence_envelope(const struct store_licence *l)
+{
+	struct buf *doc = NULL, *seal = NULL;
+	json_t *env = NULL;
+
+	if (crypto_b64_encode(
+	        l->document->data, l->document->len, &doc, NULL) == CS_OK &&
+	    crypto_b64_encode(
+	        l->seal_der->data, l->seal_der->len, &seal, NULL) == CS_OK)
+		env = json_pack("{s:s,s:s,s:i,s:s,s:s}", "format",
+		    ENVELOPE_FORMAT, "id", l->id, "version", l->version,
+		    "document", (char *)doc->data, "seal", (char *)seal->data);
+	buf_free(doc);
+	buf_free(seal);
+	return env;
+}
+
+static void
+licence_time(int64_t t, char *out, size_t outsz)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, outsz, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+json_t *
+licence_summary(const struct store_licence *l)
+{
+	char issued[32], from[32], until[32];
+
+	licence_time(l->issued_at, issued, sizeof(issued));
+	licence_time(l->valid_from, from, sizeof(from));
+	licence_time(l->valid_until, until, sizeof(until));
+	return json_pack("{s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "id", l->id,
+	    "version", l->version, "type", l->type, "issuer", l->dept, "seal",
+	    l->seal_id, "status", l->status, "issued_at", issued, "valid_from",
+	    from, "valid_until", until);
+}

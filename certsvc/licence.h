@@ -1,0 +1,60 @@
+/*
+ * licence.h: sealed e-licences (电子证照).  A licence's document is the
+ * RFC 8785 canonical JSON of its content and its seal a detached CAdES-BES
+ * CMS SignedData over exactly those bytes, made with a seal of the issuing
+ * department; both are stored with the licence's metadata and its audit
+ * event in one transaction.
+ */
+#ifndef CERTSVC_LICENCE_H
+#define CERTSVC_LICENCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "certsvc/client.h"
+#include "certsvc/store.h"
+#include "certsvc/svc.h"
+
+#define LICENCE_IDEM_KEY_MAX 128
+
+/* What issuance gives back. */
+struct licence_issued {
+	struct store_licence lic;             /* metadata, document and seal */
+	bool replayed;                        /* an Idempotency-Key retry */
+	char holder_token[CLIENT_SECRET_MAX]; /* "" when replayed */
+	char holder_client[STORE_CODE_MAX];
+};
+
+/*
+ * Issue a licence from a request (the JSON body of POST /v1/licences,
+ * docs/api.md) on behalf of principal p (an issuer), with idem_key (1-128
+ * printable ASCII, required).  Validation against the type: CS_ERR_INVALID
+ * naming the field; entitlement: CS_ERR_DENIED; a known key with the same
+ * body returns the licence it made (replayed = true), with another body
+ * CS_ERR_CONFLICT.  out is filled (licence_issued_release).
+ */
+enum cs_rc licence_issue(struct svc *svc, const struct client_principal *p,
+    const json_t *req, const char *idem_key, struct licence_issued *out,
+    struct cs_err *err);
+void licence_issued_release(struct licence_issued *out);
+
+/*
+ * A licence the principal may read: issuers their department's, holders
+ * their own; anything else is CS_ERR_NOT_FOUND (no existence leak).
+ * version 0 = newest.  l filled (store_licence_release).
+ */
+enum cs_rc licence_read(struct svc *svc, const struct client_principal *p,
+    const char *id, int version, struct store_licence *l, struct cs_err *err);
+
+/* The envelope JSON of l: {"format", "id", "version", "document", "seal"}. */
+json_t *licence_envelope(const struct store_licence *l);
+
+/* Free svc's serial allocator (svc_free calls it). */
+void licence_serials_free(struct svc *svc);
+
+/* Metadata JSON of l (no document, no holder identifier). */
+json_t *licence_summary(const struct store_licence *l);
+
+#endif
