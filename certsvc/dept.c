@@ -19,54 +19,6 @@
 #define DEPT_NAME_MAX 128
 #define DEPT_REGION_LEN 6
 
-/*
- * True when len bytes at p are well-formed UTF-8 (no overlong forms, no
- * surrogates, nothing above U+10FFFF) without control characters (C0, DEL,
- * C1): a name shown on certificates and pages.
- */
-static bool
-name_text_ok(const char *p, size_t len)
-{
-	const unsigned char *s = (const unsigned char *)p;
-	uint32_t cp, min;
-	size_t i = 0, n, k;
-
-	while (i < len) {
-		cp = s[i];
-		if (cp < 0x80) {
-			n = 0;
-			min = 0;
-		} else if ((cp & 0xe0) == 0xc0) {
-			n = 1;
-			cp &= 0x1f;
-			min = 0x80;
-		} else if ((cp & 0xf0) == 0xe0) {
-			n = 2;
-			cp &= 0x0f;
-			min = 0x800;
-		} else if ((cp & 0xf8) == 0xf0) {
-			n = 3;
-			cp &= 0x07;
-			min = 0x10000;
-		} else {
-			return false;
-		}
-		if (n > len - i - 1)
-			return false;
-		for (k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
-			return false;
-		i += n + 1;
-	}
-	return true;
-}
-
 static bool
 region_ok(const char *region)
 {
@@ -116,7 +68,7 @@ dept_add(struct svc *svc, const char *code, const char *name,
 	if (rc != CS_OK)
 		return rc;
 	n = name == NULL ? 0 : strlen(name);
-	if (n == 0 || n > DEPT_NAME_MAX || !name_text_ok(name, n))
+	if (n == 0 || n > DEPT_NAME_MAX || cs_utf8_count(name, n, false) < 0)
 		return cs_err_set(err, CS_ERR_INVALID,
 		    "department name must be 1 to %d bytes of UTF-8 text "
 		    "without control characters",

@@ -50,23 +50,18 @@ struct serial_alloc {
 	struct serial_slot s[LICENCE_SERIAL_SLOTS];
 };
 
-static struct serial_alloc *
-serial_alloc_of(struct svc *svc)
+enum cs_rc
+licence_serials_init(struct svc *svc, struct cs_err *err)
 {
-	static pthread_mutex_t init_mu = PTHREAD_MUTEX_INITIALIZER;
 	struct serial_alloc *a;
 
-	pthread_mutex_lock(&init_mu);
-	if (svc->serials == NULL) {
-		a = calloc(1, sizeof(*a));
-		if (a != NULL && pthread_mutex_init(&a->mu, NULL) == 0)
-			svc->serials = a;
-		else
-			free(a);
+	a = calloc(1, sizeof(*a));
+	if (a == NULL || pthread_mutex_init(&a->mu, NULL) != 0) {
+		free(a);
+		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
 	}
-	a = svc->serials;
-	pthread_mutex_unlock(&init_mu);
-	return a;
+	svc->serials = a;
+	return CS_OK;
 }
 
 void
@@ -84,7 +79,7 @@ static enum cs_rc
 serial_next(struct svc *svc, const char *type, const char *dept, int year,
     int64_t *serial, struct cs_err *err)
 {
-	struct serial_alloc *a = serial_alloc_of(svc);
+	struct serial_alloc *a = svc->serials;
 	struct store_tx *tx = NULL;
 	struct serial_slot *slot;
 	char key[sizeof(slot->key)];

@@ -51,6 +51,9 @@ enum cs_rc licence_read(struct svc *svc, const struct client_principal *p,
 /* The envelope JSON of l: {"format", "id", "version", "document", "seal"}. */
 json_t *licence_envelope(const struct store_licence *l);
 
+/* Create svc's serial allocator (svc_open calls it). */
+enum cs_rc licence_serials_init(struct svc *svc, struct cs_err *err);
+
 /* Free svc's serial allocator (svc_free calls it). */
 void licence_serials_free(struct svc *svc);
 

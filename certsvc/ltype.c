@@ -74,55 +74,6 @@ field_name_ok(const char *s)
 	return true;
 }
 
-/*
- * The number of code points in len bytes of UTF-8, or -1 when they are not
- * well-formed (overlong forms, surrogates, above U+10FFFF) or hold a NUL.
- */
-static long
-utf8_count(const char *p, size_t len)
-{
-	const unsigned char *s = (const unsigned char *)p;
-	uint32_t cp, min;
-	size_t i = 0, n, k;
-	long count = 0;
-
-	while (i < len) {
-		cp = s[i];
-		if (cp == 0)
-			return -1;
-		if (cp < 0x80) {
-			n = 0;
-			min = 0;
-		} else if ((cp & 0xe0) == 0xc0) {
-			n = 1;
-			cp &= 0x1f;
-			min = 0x80;
-		} else if ((cp & 0xf0) == 0xe0) {
-			n = 2;
-			cp &= 0x0f;
-			min = 0x800;
-		} else if ((cp & 0xf8) == 0xf0) {
-			n = 3;
-			cp &= 0x07;
-			min = 0x10000;
-		} else {
-			return -1;
-		}
-		if (n > len - i - 1)
-			return -1;
-		for (k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return -1;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return -1;
-		i += n + 1;
-		count++;
-	}
-	return count;
-}
-
 /* Well-formed UTF-8 without C0, DEL or C1 control characters. */
 static bool
 label_ok(const char *s, size_t len)
@@ -130,7 +81,7 @@ label_ok(const char *s, size_t len)
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i;
 
-	if (utf8_count(s, len) < 0)
+	if (cs_utf8_count(s, len, true) < 0)
 		return false;
 	for (i = 0; i < len; i++) {
 		if (p[i] < 0x20 || p[i] == 0x7f)
@@ -631,7 +582,7 @@ check_value(const struct ltype_field *lf, json_t *v, struct cs_err *err)
 		if (s == NULL)
 			return cs_err_set(err, CS_ERR_INVALID,
 			    "fields.%s: must be a string", lf->name);
-		n = utf8_count(s, json_string_length(v));
+		n = cs_utf8_count(s, json_string_length(v), true);
 		if (n < 0)
 			return cs_err_set(err, CS_ERR_INVALID,
 			    "fields.%s: must be UTF-8 text without NUL",

@@ -278,6 +278,52 @@ cs_mkdir_p(const char *path, mode_t mode, struct cs_err *err)
 	return CS_OK;
 }
 
+long
+cs_utf8_count(const char *p, size_t len, bool controls)
+{
+	const unsigned char *s = (const unsigned char *)p;
+	uint32_t cp, min;
+	size_t i = 0, n, k;
+	long count = 0;
+
+	while (i < len) {
+		cp = s[i];
+		if (cp < 0x80) {
+			n = 0;
+			min = 0;
+		} else if ((cp & 0xe0) == 0xc0) {
+			n = 1;
+			cp &= 0x1f;
+			min = 0x80;
+		} else if ((cp & 0xf0) == 0xe0) {
+			n = 2;
+			cp &= 0x0f;
+			min = 0x800;
+		} else if ((cp & 0xf8) == 0xf0) {
+			n = 3;
+			cp &= 0x07;
+			min = 0x10000;
+		} else {
+			return -1;
+		}
+		if (n > len - i - 1)
+			return -1;
+		for (k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return -1;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if (cp == 0 || cp < min || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return -1;
+		if (!controls && (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)))
+			return -1;
+		i += n + 1;
+		count++;
+	}
+	return count;
+}
+
 uint64_t
 cs_now_ns(void)
 {

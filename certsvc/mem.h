@@ -67,6 +67,13 @@ enum cs_rc cs_file_write(const char *path, const void *p, size_t len,
 /* mkdir -p with mode for the directories it creates. */
 enum cs_rc cs_mkdir_p(const char *path, mode_t mode, struct cs_err *err);
 
+/*
+ * The number of code points in len bytes of UTF-8, or -1 when they are not
+ * well-formed (overlong forms, surrogates, above U+10FFFF) or hold a NUL;
+ * without controls, also -1 for C0, DEL and C1 control characters.
+ */
+long cs_utf8_count(const char *p, size_t len, bool controls);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t cs_now_ns(void);
 

@@ -44,14 +44,9 @@ static const unsigned char png_magic[8] = {
 static bool
 seal_name_ok(const char *name)
 {
-	size_t n = strlen(name), i;
+	size_t n = strlen(name);
 
-	if (n == 0 || n > 128)
-		return false;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
-			return false;
-	return true;
+	return n > 0 && n <= 128 && cs_utf8_count(name, n, false) > 0;
 }
 
 static void
@@ -255,30 +250,25 @@ seal_signer_dup(const struct seal_signer *s)
 	return d;
 }
 
-static struct seal_cache *
-seal_cache_of(struct svc *svc)
+enum cs_rc
+seal_cache_init(struct svc *svc, struct cs_err *err)
 {
-	static pthread_mutex_t init_mu = PTHREAD_MUTEX_INITIALIZER;
 	struct seal_cache *c;
 
-	pthread_mutex_lock(&init_mu);
-	if (svc->seals == NULL) {
-		c = calloc(1, sizeof(*c));
-		if (c != NULL && pthread_mutex_init(&c->mu, NULL) == 0)
-			svc->seals = c;
-		else
-			free(c);
+	c = calloc(1, sizeof(*c));
+	if (c == NULL || pthread_mutex_init(&c->mu, NULL) != 0) {
+		free(c);
+		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
 	}
-	c = svc->seals;
-	pthread_mutex_unlock(&init_mu);
-	return c;
+	svc->seals = c;
+	return CS_OK;
 }
 
 /* A copy of the cached signer under key, or NULL. */
 static struct seal_signer *
 seal_cache_find(struct svc *svc, const char *key)
 {
-	struct seal_cache *c = seal_cache_of(svc);
+	struct seal_cache *c = svc->seals;
 	struct seal_signer *s = NULL;
 	uint64_t now = cs_now_ns();
 	size_t i;
@@ -300,7 +290,7 @@ seal_cache_find(struct svc *svc, const char *key)
 static void
 seal_cache_put(struct svc *svc, const char *key, const struct seal_signer *s)
 {
-	struct seal_cache *c = seal_cache_of(svc);
+	struct seal_cache *c = svc->seals;
 	struct seal_signer *copy;
 	size_t i;
 

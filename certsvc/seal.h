@@ -71,6 +71,9 @@ void seal_signer_free(struct seal_signer *s);
  */
 void seal_cache_drop(struct svc *svc, const char *id);
 
+/* Create svc's signer cache (svc_open calls it). */
+enum cs_rc seal_cache_init(struct svc *svc, struct cs_err *err);
+
 /* Free svc's signer cache (svc_free calls it). */
 void seal_cache_free(struct svc *svc);
 

@@ -163,6 +163,10 @@ svc_open(const char *config_path, unsigned flags, struct svc **out,
 	if (rc != CS_OK)
 		goto fail;
 	rc = svc_load_holder_key(svc, err);
+	if (rc == CS_OK)
+		rc = seal_cache_init(svc, err);
+	if (rc == CS_OK)
+		rc = licence_serials_init(svc, err);
 	if (rc != CS_OK)
 		goto fail;
 	if (flags & SVC_OPEN_STORE) {
