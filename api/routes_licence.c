@@ -12,10 +12,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "api/api.h"
 #include "api/routes.h"
 #include "certsvc/licence.h"
 #include "certsvc/mem.h"
+
+/* The response holds a holder token: wipe it when MHD is done with it. */
+static void
+api_wipe_free(void *p)
+{
+	if (p == NULL)
+		return;
+	OPENSSL_cleanse(p, strlen(p));
+	free(p);
+}
+
+/* Wipe the text of a string member before the object is freed. */
+static void
+api_json_wipe_member(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (json_is_string(v))
+		OPENSSL_cleanse(
+		    (char *)json_string_value(v), json_string_length(v));
+}
 
 enum MHD_Result
 api_licence_issue(struct api_req *req)
@@ -40,7 +63,7 @@ api_licence_issue(struct api_req *req)
 		return ret;
 	key = MHD_lookup_connection_value(
 	    req->conn, MHD_HEADER_KIND, "Idempotency-Key");
-	if (licence_issue(req->svc, &p, body, key, &out, &err) != CS_OK) {
+	if (licence_issue(req->svc, &p, body, key, 0, &out, &err) != CS_OK) {
 		json_decref(body);
 		return api_reply_rc(req, &err);
 	}
@@ -59,6 +82,7 @@ api_licence_issue(struct api_req *req)
 		}
 	}
 	text = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
+	api_json_wipe_member(obj, "holder_token");
 	json_decref(obj);
 	status = out.replayed ? 200 : 201;
 	snprintf(location, sizeof(location), "/v1/licences/%s", out.lic.id);
@@ -66,10 +90,10 @@ api_licence_issue(struct api_req *req)
 	if (text == NULL)
 		return api_reply_error(
 		    req, 500, "out_of_memory", "cannot encode response");
-	resp = MHD_create_response_from_buffer(
-	    strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	resp = MHD_create_response_from_buffer_with_free_callback(
+	    strlen(text), text, api_wipe_free);
 	if (resp == NULL) {
-		free(text);
+		api_wipe_free(text);
 		return MHD_NO;
 	}
 	MHD_add_response_header(

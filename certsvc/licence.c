@@ -367,8 +367,8 @@ licence_replay(struct svc *svc, const uint8_t stored[STORE_HASH_LEN],
 
 enum cs_rc
 licence_issue(struct svc *svc, const struct client_principal *p,
-    const json_t *req, const char *idem_key, struct licence_issued *out,
-    struct cs_err *err)
+    const json_t *req, const char *idem_key, unsigned flags,
+    struct licence_issued *out, struct cs_err *err)
 {
 	uint8_t req_hash[STORE_HASH_LEN], stored_hash[STORE_HASH_LEN];
 	char id[CODES_LICENCE_ID_MAX], prev_id[CODES_LICENCE_ID_MAX];
@@ -398,26 +398,6 @@ licence_issue(struct svc *svc, const struct client_principal *p,
 		    "Idempotency-Key: required, 1 to %d printable ASCII "
 		    "characters",
 		    LICENCE_IDEM_KEY_MAX);
-	/* The body's canonical form: a retry need not repeat the bytes. */
-	rc = jcs_encode(req, &canon, err);
-	if (rc != CS_OK)
-		goto out;
-	if (EVP_Digest(canon->data, canon->len, req_hash, NULL, EVP_sha256(),
-	        NULL) != 1) {
-		rc = cs_err_ossl(err, CS_ERR_CRYPTO, "SHA-256 failed");
-		goto out;
-	}
-	rc = store_idem_get(svc->store, NULL, p->id, idem_key, stored_hash,
-	    prev_id, sizeof(prev_id), &prev_version, err);
-	if (rc == CS_OK) {
-		rc = licence_replay(svc, stored_hash, req_hash, idem_key,
-		    prev_id, prev_version, out, err);
-		goto out;
-	}
-	if (rc != CS_ERR_NOT_FOUND)
-		goto out;
-	cs_err_clear(err);
-
 	rc = req_parse(req, &r, err);
 	if (rc != CS_OK)
 		goto out;
@@ -440,6 +420,29 @@ licence_issue(struct svc *svc, const struct client_principal *p,
 	rc = ltype_check_fields(lt, r.fields, err);
 	if (rc != CS_OK)
 		goto out;
+	/*
+	 * Validated first (types never change, so a replay validates as its
+	 * original did), so that every refusal names its field; then the
+	 * body's canonical form: a retry need not repeat the bytes.
+	 */
+	rc = jcs_encode(req, &canon, err);
+	if (rc != CS_OK)
+		goto out;
+	if (EVP_Digest(canon->data, canon->len, req_hash, NULL, EVP_sha256(),
+	        NULL) != 1) {
+		rc = cs_err_ossl(err, CS_ERR_CRYPTO, "SHA-256 failed");
+		goto out;
+	}
+	rc = store_idem_get(svc->store, NULL, p->id, idem_key, stored_hash,
+	    prev_id, sizeof(prev_id), &prev_version, err);
+	if (rc == CS_OK) {
+		rc = licence_replay(svc, stored_hash, req_hash, idem_key,
+		    prev_id, prev_version, out, err);
+		goto out;
+	}
+	if (rc != CS_ERR_NOT_FOUND)
+		goto out;
+	cs_err_clear(err);
 	memset(&dept, 0, sizeof(dept));
 	rc = store_dept_get(svc->store, p->dept, &dept, err);
 	if (rc != CS_OK)
@@ -537,7 +540,7 @@ licence_issue(struct svc *svc, const struct client_principal *p,
 		goto out;
 	cs_err_clear(err);
 	rc = store_licence_put(tx, &out->lic, err);
-	if (rc == CS_OK)
+	if (rc == CS_OK && !(flags & LICENCE_NO_HOLDER_TOKEN))
 		rc = client_add_tx(svc, tx, CLIENT_HOLDER, "holder", NULL,
 		    out->lic.holder_ref, out->holder_client,
 		    sizeof(out->holder_client), out->holder_token,

@@ -27,6 +27,12 @@ struct licence_issued {
 	char holder_client[STORE_CODE_MAX];
 };
 
+/* licence_issue() flags */
+enum {
+	/* No holder token (batch import: holders get tokens on request). */
+	LICENCE_NO_HOLDER_TOKEN = 1 << 0,
+};
+
 /*
  * Issue a licence from a request (the JSON body of POST /v1/licences,
  * docs/api.md) on behalf of principal p (an issuer), with idem_key (1-128
@@ -36,8 +42,8 @@ struct licence_issued {
  * CS_ERR_CONFLICT.  out is filled (licence_issued_release).
  */
 enum cs_rc licence_issue(struct svc *svc, const struct client_principal *p,
-    const json_t *req, const char *idem_key, struct licence_issued *out,
-    struct cs_err *err);
+    const json_t *req, const char *idem_key, unsigned flags,
+    struct licence_issued *out, struct cs_err *err);
 void licence_issued_release(struct licence_issued *out);
 
 /*

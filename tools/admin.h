@@ -24,7 +24,8 @@ enum admin_exit {
 	ADMIN_EXIT_TOKEN = 5,    /* token unavailable or login failed */
 	ADMIN_EXIT_STORE = 6,    /* database failure, rolled back */
 	ADMIN_EXIT_CRYPTO = 7,
-	ADMIN_EXIT_IO = 8, /* file or permission problem */
+	ADMIN_EXIT_IO = 8,      /* file or permission problem */
+	ADMIN_EXIT_PARTIAL = 9, /* some input rows rejected, the rest done */
 };
 
 struct admin_ctx {
@@ -60,6 +61,14 @@ extern const struct admin_command admin_commands[];
  */
 int admin_common_option(struct admin_ctx *ctx, int ch);
 #define ADMIN_CONTINUE (-2)
+
+/*
+ * getopt_long over longopts, the common options handled: returns
+ * ADMIN_CONTINUE with *ch set for a command option, -1 at the end, or an
+ * exit code to return now.
+ */
+int admin_next(struct admin_ctx *ctx, int argc, char **argv,
+    const struct option *longopts, int *ch);
 
 /* Print the command's help (its table row) to stdout. */
 void admin_command_help(const struct admin_ctx *ctx);
@@ -97,5 +106,8 @@ int admin_seal_revoke(struct admin_ctx *ctx, int argc, char **argv);
 int admin_client_add(struct admin_ctx *ctx, int argc, char **argv);
 int admin_client_list(struct admin_ctx *ctx, int argc, char **argv);
 int admin_client_revoke(struct admin_ctx *ctx, int argc, char **argv);
+int admin_licence_issue(struct admin_ctx *ctx, int argc, char **argv);
+int admin_licence_show(struct admin_ctx *ctx, int argc, char **argv);
+int admin_licence_import(struct admin_ctx *ctx, int argc, char **argv);
 
 #endif

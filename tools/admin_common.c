@@ -36,6 +36,28 @@ admin_common_option(struct admin_ctx *ctx, int ch)
 	}
 }
 
+int
+admin_next(struct admin_ctx *ctx, int argc, char **argv,
+    const struct option *longopts, int *ch)
+{
+	int ret;
+
+	for (;;) {
+		*ch = getopt_long(argc, argv, "h", longopts, NULL);
+		if (*ch == -1)
+			return optind == argc
+			    ? -1
+			    : admin_usage_error(ctx, "unexpected argument '%s'",
+			          argv[optind]);
+		ret = admin_common_option(ctx, *ch);
+		if (ret == ADMIN_CONTINUE)
+			continue;
+		if (ret >= 0)
+			return ret;
+		return ADMIN_CONTINUE;
+	}
+}
+
 void
 admin_command_help(const struct admin_ctx *ctx)
 {

@@ -18,33 +18,6 @@
 #include "crypto/crypto.h"
 #include "tools/admin.h"
 
-/*
- * getopt_long over longopts; common options handled.  Returns
- * ADMIN_CONTINUE with *ch set for a command option, -1 at the end, or an
- * exit code.
- */
-static int
-admin_next(struct admin_ctx *ctx, int argc, char **argv,
-    const struct option *longopts, int *ch)
-{
-	int ret;
-
-	for (;;) {
-		*ch = getopt_long(argc, argv, "h", longopts, NULL);
-		if (*ch == -1)
-			return optind == argc
-			    ? -1
-			    : admin_usage_error(ctx, "unexpected argument '%s'",
-			          argv[optind]);
-		ret = admin_common_option(ctx, *ch);
-		if (ret == ADMIN_CONTINUE)
-			continue;
-		if (ret >= 0)
-			return ret;
-		return ADMIN_CONTINUE;
-	}
-}
-
 static void
 admin_time(int64_t t, char *out, size_t outsz)
 {

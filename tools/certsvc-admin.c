@@ -97,6 +97,44 @@ const struct admin_command admin_commands[] = {
         admin_client_list},
     {"client", "revoke", "--client ID", "Revoke an API client's token.",
         "  --client ID       the client\n", admin_client_revoke},
+    {"licence", "issue", "--dept CODE --request FILE.json [options]",
+        "Issue a licence as an issuer of a department (the API's code "
+        "path).\nSame validation, sealing and audit as POST /v1/licences; "
+        "the holder token is\nprinted once. The same command run again "
+        "replays: no second licence.",
+        "  --dept CODE       the issuing department (credit code)\n"
+        "  --request FILE    the request body of POST /v1/licences (JSON)\n"
+        "  --idempotency-key K  default: cli:<SHA-256 of the canonical "
+        "request>\n"
+        "  --out FILE        also write the envelope JSON (mode 0644)\n",
+        admin_licence_issue},
+    {"licence", "show", "--id ID [--version N] [--document F] [--seal F]",
+        "Show a licence's metadata; write its document, seal or envelope.",
+        "  --id ID           the licence\n"
+        "  --version N       that version (default: the newest)\n"
+        "  --document FILE   write the sealed document (canonical JSON)\n"
+        "  --seal FILE       write the seal (detached CMS, DER)\n"
+        "  --envelope FILE   write the envelope JSON\n",
+        admin_licence_show},
+    {"licence", "import", "--csv FILE --dept CODE --type CODE [options]",
+        "Issue one licence per row of a CSV file; resumable.\n"
+        "Columns (docs/cli.md): holder_name, holder_id_type, "
+        "holder_id_number,\noptional valid_from, valid_until, seal, and "
+        "one per field of the type.\nA bad header or malformed CSV "
+        "refuses the whole file (exit 2, nothing issued).\nA row failing "
+        "validation goes to the rejects file with its reason and the\n"
+        "others carry on. Interrupted or run again, the import skips the "
+        "rows done\n(\"already imported\"). Exit 0: every row issued or "
+        "already imported;\n9: some rows rejected, the others issued.\n"
+        "A progress bar on a terminal; --json prints one summary object "
+        "instead.",
+        "  --csv FILE        UTF-8 CSV with a header row, at most 1 GiB\n"
+        "  --dept CODE       the issuing department\n"
+        "  --type CODE       the licence type of every row\n"
+        "  --rejects FILE    rejected rows + reason (default: "
+        "FILE.rejects.csv, 0600)\n"
+        "  --jobs N          worker threads (default: online cores)\n",
+        admin_licence_import},
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -107,7 +145,8 @@ usage(FILE *f)
 	char name[64];
 
 	fputs("usage: certsvc-admin <command> [options]\n\n"
-	      "Administer a certsvc data dir: token, CA, keys.\n\n"
+	      "Administer a certsvc data dir: token, CA, keys, departments, "
+	      "seals,\nlicence types, API clients, licences.\n\n"
 	      "commands:\n",
 	    f);
 	for (c = admin_commands; c->noun != NULL; c++) {
@@ -127,7 +166,9 @@ usage(FILE *f)
 	      "  0 ok, 1 failure, 2 usage or invalid input, 3 not found, "
 	      "4 conflict,\n"
 	      "  5 token unavailable, 6 store failure, 7 crypto failure, "
-	      "8 file/permission\n",
+	      "8 file/permission,\n"
+	      "  9 some input rows rejected, the others done (licence "
+	      "import)\n",
 	    f);
 }
 

@@ -194,8 +194,8 @@ START_TEST(issue_seals_a_verifiable_document)
 	struct buf *again = NULL;
 
 	ck_assert_msg(
-	    licence_issue(svc, &issuer_a, req, "k1", &out, &err) == CS_OK, "%s",
-	    err.msg);
+	    licence_issue(svc, &issuer_a, req, "k1", 0, &out, &err) == CS_OK,
+	    "%s", err.msg);
 	ck_assert(!out.replayed);
 	ck_assert_int_eq(codes_licence_id_check(out.lic.id, NULL), CS_OK);
 	ck_assert_int_eq(out.lic.version, 1);
@@ -237,16 +237,16 @@ START_TEST(same_key_replays_other_body_conflicts)
 	json_t *req = request("TA01", "food"), *other = request("TA01", "x");
 
 	ck_assert_int_eq(
-	    licence_issue(svc, &issuer_a, req, "k", &a, NULL), CS_OK);
+	    licence_issue(svc, &issuer_a, req, "k", 0, &a, NULL), CS_OK);
 	ck_assert_int_eq(
-	    licence_issue(svc, &issuer_a, req, "k", &b, NULL), CS_OK);
+	    licence_issue(svc, &issuer_a, req, "k", 0, &b, NULL), CS_OK);
 	ck_assert(b.replayed);
 	ck_assert_str_eq(a.lic.id, b.lic.id);
 	ck_assert_str_eq(b.holder_token, "");
 	ck_assert_mem_eq(
 	    a.lic.seal_der->data, b.lic.seal_der->data, a.lic.seal_der->len);
 	licence_issued_release(&b);
-	ck_assert_int_eq(licence_issue(svc, &issuer_a, other, "k", &b, &err),
+	ck_assert_int_eq(licence_issue(svc, &issuer_a, other, "k", 0, &b, &err),
 	    CS_ERR_CONFLICT);
 	/* Keys are per client: B's "k" is another key. */
 	ck_assert_uint_eq(count_licences(dept_a), 1);
@@ -267,7 +267,7 @@ race_run(void *arg)
 {
 	struct race *r = arg;
 
-	r->rc = licence_issue(svc, &issuer_a, r->req, "race", &r->out, NULL);
+	r->rc = licence_issue(svc, &issuer_a, r->req, "race", 0, &r->out, NULL);
 	return NULL;
 }
 
@@ -305,18 +305,21 @@ START_TEST(entitlement_is_enforced)
 	struct cs_err err = {0};
 	json_t *req = request("TA01", "food"), *own = request("TB01", "x");
 
-	ck_assert_int_eq(licence_issue(svc, &issuer_b, req, "e1", &out, &err),
+	ck_assert_int_eq(
+	    licence_issue(svc, &issuer_b, req, "e1", 0, &out, &err),
 	    CS_ERR_DENIED);
 	ck_assert_ptr_nonnull(strstr(err.msg, "TA01"));
-	ck_assert_int_eq(licence_issue(svc, &verifier, req, "e2", &out, NULL),
+	ck_assert_int_eq(
+	    licence_issue(svc, &verifier, req, "e2", 0, &out, NULL),
 	    CS_ERR_DENIED);
 	json_object_set_new(own, "seal", json_string(seal_a));
-	ck_assert_int_eq(licence_issue(svc, &issuer_b, own, "e3", &out, &err),
+	ck_assert_int_eq(
+	    licence_issue(svc, &issuer_b, own, "e3", 0, &out, &err),
 	    CS_ERR_DENIED);
 	ck_assert_ptr_nonnull(strstr(err.msg, "another department"));
 	json_object_set_new(own, "seal", json_string(seal_b));
 	ck_assert_int_eq(
-	    licence_issue(svc, &issuer_b, own, "e4", &out, NULL), CS_OK);
+	    licence_issue(svc, &issuer_b, own, "e4", 0, &out, NULL), CS_OK);
 	licence_issued_release(&out);
 	ck_assert_uint_eq(count_licences(dept_a), 0);
 	json_decref(req);
@@ -355,7 +358,7 @@ START_TEST(bad_requests_name_the_field)
 		json_object_update(req, patch);
 		memset(&err, 0, sizeof(err));
 		ck_assert_int_ne(
-		    licence_issue(svc, &issuer_a, req, "bad", &out, &err),
+		    licence_issue(svc, &issuer_a, req, "bad", 0, &out, &err),
 		    CS_OK);
 		ck_assert_msg(strstr(err.msg, cases[i].msg) != NULL,
 		    "case %zu: '%s' lacks '%s'", i, err.msg, cases[i].msg);
@@ -363,8 +366,8 @@ START_TEST(bad_requests_name_the_field)
 		json_decref(req);
 	}
 	req = request("TA01", "x");
-	ck_assert_int_eq(
-	    licence_issue(svc, &issuer_a, req, "", &out, &err), CS_ERR_INVALID);
+	ck_assert_int_eq(licence_issue(svc, &issuer_a, req, "", 0, &out, &err),
+	    CS_ERR_INVALID);
 	json_decref(req);
 	ck_assert_uint_eq(count_licences(dept_a), 0);
 }
@@ -387,7 +390,7 @@ START_TEST(failing_store_leaves_nothing_half_written)
 	for (n = 1; n < 60; n++) {
 		memset(&err, 0, sizeof(err));
 		store_test_fail_after(svc->store, n);
-		rc = licence_issue(svc, &issuer_a, req, "fail", &out, &err);
+		rc = licence_issue(svc, &issuer_a, req, "fail", 0, &out, &err);
 		store_test_fail_after(svc->store, 0);
 		if (rc == CS_OK)
 			break;
@@ -417,7 +420,7 @@ START_TEST(readers_see_only_their_own)
 	json_t *req = request("TA01", "food");
 
 	ck_assert_int_eq(
-	    licence_issue(svc, &issuer_a, req, "r", &out, NULL), CS_OK);
+	    licence_issue(svc, &issuer_a, req, "r", 0, &out, NULL), CS_OK);
 	ck_assert_int_eq(
 	    licence_read(svc, &issuer_a, out.lic.id, 0, &l, NULL), CS_OK);
 	ck_assert_mem_eq(
@@ -458,14 +461,38 @@ START_TEST(revoked_seal_signs_nothing)
 	ck_assert_int_eq(
 	    seal_revoke(svc, seal_a, "key compromise", "t", NULL), CS_OK);
 	json_object_set_new(req, "seal", json_string(seal_a));
-	ck_assert_int_eq(licence_issue(svc, &issuer_a, req, "rv1", &out, &err),
+	ck_assert_int_eq(
+	    licence_issue(svc, &issuer_a, req, "rv1", 0, &out, &err),
 	    CS_ERR_CONFLICT);
 	json_object_del(req, "seal");
 	/* No active seal left for A. */
-	ck_assert_int_eq(licence_issue(svc, &issuer_a, req, "rv2", &out, &err),
+	ck_assert_int_eq(
+	    licence_issue(svc, &issuer_a, req, "rv2", 0, &out, &err),
 	    CS_ERR_NOT_FOUND);
 	ck_assert_int_eq(
 	    seal_revoke(svc, seal_a, "again", "t", NULL), CS_ERR_CONFLICT);
+	json_decref(req);
+}
+END_TEST
+
+START_TEST(batch_issue_makes_no_holder_token)
+{
+	struct licence_issued out;
+	struct store_client *cl = NULL;
+	size_t before, after;
+	json_t *req = request("TA01", "food");
+
+	ck_assert_int_eq(client_list(svc, &cl, &before, NULL), CS_OK);
+	free(cl);
+	ck_assert_int_eq(licence_issue(svc, &issuer_a, req, "batch",
+	                     LICENCE_NO_HOLDER_TOKEN, &out, NULL),
+	    CS_OK);
+	ck_assert_str_eq(out.holder_token, "");
+	ck_assert_int_eq(client_list(svc, &cl, &after, NULL), CS_OK);
+	free(cl);
+	ck_assert_uint_eq(after, before);
+	ck_assert_uint_eq(count_licences(dept_a), 1);
+	licence_issued_release(&out);
 	json_decref(req);
 }
 END_TEST
@@ -486,6 +513,7 @@ licence_suite(void)
 	tcase_add_test(tc, failing_store_leaves_nothing_half_written);
 	tcase_add_test(tc, readers_see_only_their_own);
 	tcase_add_test(tc, revoked_seal_signs_nothing);
+	tcase_add_test(tc, batch_issue_makes_no_holder_token);
 	suite_add_tcase(s, tc);
 	return s;
 }
