@@ -10,9 +10,14 @@
  * thread count.  The token is a throwaway SoftHSM2 token in a temp dir.
  *
  *   p11 [--seconds S] [--rounds N] [--json] [--module PATH]
+ *       [--alg p256|rsa3072] [--threads N] [--path raw|pool|evp]
  *
  * Each measurement runs S seconds (default 3); with N rounds each
  * measurement is repeated N times, interleaved, and the best kept.
+ * --alg, --threads (1 to 64) and --path select one algorithm, one thread
+ * count and one path instead of the whole table (bench/issue.sh takes the
+ * raw rate at its own parallelism this way); ratios are printed only when
+ * all three paths were measured.
  */
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -41,7 +46,7 @@
 #define BENCH_PIN "1234"
 #define BENCH_SO_PIN "5678"
 #define BENCH_TARGET 0.90
-#define BENCH_MAX_THREADS 4
+#define BENCH_MAX_THREADS 64
 
 extern char **environ;
 
@@ -366,8 +371,48 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: p11 [--seconds S] [--rounds N] [--json] "
-	    "[--module PATH]\n");
+	    "[--module PATH]\n"
+	    "           [--alg p256|rsa3072] [--threads N] "
+	    "[--path raw|pool|evp]\n");
 	exit(2);
+}
+
+static const char *const path_names[PATH_N] = {"raw", "pool", "evp"};
+
+/* One line (or JSON object) per measured cell, for a partial selection. */
+static void
+print_cells(const struct bench_alg *algs, const bool *alg_on, unsigned nthreads,
+    const bool *path_on, double rate[][1][PATH_N], bool json, double seconds,
+    long long rounds)
+{
+	unsigned ai, p;
+	bool first = true;
+
+	if (json)
+		printf("{\"seconds\": %.3g, \"rounds\": %lld, \"results\": [",
+		    seconds, rounds);
+	for (ai = 0; ai < 2; ai++) {
+		if (!alg_on[ai])
+			continue;
+		if (json) {
+			printf("%s{\"alg\": \"%s\", \"threads\": %u",
+			    first ? "" : ", ", algs[ai].name, nthreads);
+			for (p = 0; p < PATH_N; p++)
+				if (path_on[p])
+					printf(", \"%s\": %.0f", path_names[p],
+					    rate[ai][0][p]);
+			printf("}");
+		} else {
+			for (p = 0; p < PATH_N; p++)
+				if (path_on[p])
+					printf("%-8s %7u %5s/s %10.0f\n",
+					    algs[ai].name, nthreads,
+					    path_names[p], rate[ai][0][p]);
+		}
+		first = false;
+	}
+	if (json)
+		printf("]}\n");
 }
 
 int
@@ -378,10 +423,13 @@ main(int argc, char **argv)
 	    {"rounds", required_argument, NULL, 'r'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"module", required_argument, NULL, 'm'},
+	    {"alg", required_argument, NULL, 'a'},
+	    {"threads", required_argument, NULL, 't'},
+	    {"path", required_argument, NULL, 'p'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	static const unsigned threads[] = {1, 2, 4};
+	unsigned threads[3] = {1, 2, 4}, nthreads = 3;
 	static const unsigned char di_sha256[] = {0x30, 0x31, 0x30, 0x0d, 0x06,
 	    0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
 	    0x00, 0x04, 0x20};
@@ -389,7 +437,10 @@ main(int argc, char **argv)
 	    {"p256", P11_ALG_P256, "bench-p256", "", NULL},
 	    {"rsa3072", P11_ALG_RSA3072, "bench-rsa3072", "", NULL},
 	};
-	double rate[2][3][PATH_N], r, worst = 1e9;
+	double rate[2][3][PATH_N], one[2][1][PATH_N], r, worst = 1e9;
+	bool alg_on[2] = {true, true}, path_on[PATH_N] = {true, true, true};
+	bool partial = false;
+	long long nt = 0;
 	const char *module = getenv("CERTSVC_TEST_MODULE");
 	struct p11_config cfg;
 	struct bench b;
@@ -405,7 +456,8 @@ main(int argc, char **argv)
 	b.seconds = 3;
 	if (module == NULL || *module == '\0')
 		module = "/usr/lib/softhsm/libsofthsm2.so";
-	while ((c = getopt_long(argc, argv, "s:r:jm:h", opts, NULL)) != -1) {
+	while (
+	    (c = getopt_long(argc, argv, "s:r:jm:a:t:p:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			b.seconds = strtod(optarg, &end);
@@ -421,6 +473,28 @@ main(int argc, char **argv)
 			break;
 		case 'm':
 			module = optarg;
+			break;
+		case 'a':
+			alg_on[0] = strcmp(optarg, algs[0].name) == 0;
+			alg_on[1] = strcmp(optarg, algs[1].name) == 0;
+			if (!alg_on[0] && !alg_on[1])
+				usage();
+			partial = true;
+			break;
+		case 't':
+			if (!cs_parse_ll(optarg, 1, BENCH_MAX_THREADS, &nt))
+				usage();
+			threads[0] = (unsigned)nt;
+			nthreads = 1;
+			partial = true;
+			break;
+		case 'p':
+			for (p = 0; p < PATH_N; p++)
+				path_on[p] = strcmp(optarg, path_names[p]) == 0;
+			if (!path_on[PATH_RAW] && !path_on[PATH_POOL] &&
+			    !path_on[PATH_EVP])
+				usage();
+			partial = true;
 			break;
 		default:
 			usage();
@@ -438,6 +512,8 @@ main(int argc, char **argv)
 	if (p11_token_open(&cfg, &b.tok, &err) != CS_OK)
 		die(err.msg);
 	for (ai = 0; ai < 2; ai++) {
+		if (!alg_on[ai])
+			continue;
 		if (p11_key_generate(b.tok, algs[ai].alg, algs[ai].label,
 		        algs[ai].uri, sizeof(algs[ai].uri), &err) != CS_OK)
 			die(err.msg);
@@ -451,6 +527,25 @@ main(int argc, char **argv)
 	memcpy(b.di + sizeof(di_sha256), b.dgst, sizeof(b.dgst));
 	memset(b.msg, 0x17, sizeof(b.msg));
 
+	if (partial) {
+		/* A selection: one result (JSON: one line) per thread count. */
+		for (ti = 0; ti < nthreads; ti++) {
+			memset(one, 0, sizeof(one));
+			for (ai = 0; ai < 2; ai++)
+				for (k = 0; k < rounds && alg_on[ai]; k++)
+					for (p = 0; p < PATH_N; p++) {
+						if (!path_on[p])
+							continue;
+						r = measure(&b, &algs[ai], p,
+						    threads[ti]);
+						if (r > one[ai][0][p])
+							one[ai][0][p] = r;
+					}
+			print_cells(algs, alg_on, threads[ti], path_on, one,
+			    json, b.seconds, rounds);
+		}
+		goto out;
+	}
 	memset(rate, 0, sizeof(rate));
 	for (ai = 0; ai < 2; ai++)
 		for (ti = 0; ti < 3; ti++)
@@ -503,6 +598,7 @@ main(int argc, char **argv)
 		    100 * BENCH_TARGET,
 		    worst >= BENCH_TARGET ? "pass" : "below target");
 
+out:
 	for (ai = 0; ai < 2; ai++)
 		EVP_PKEY_free(algs[ai].evp);
 	raw_close(&b.raw);

@@ -107,8 +107,9 @@ struct crypto_seal_opts {
  * signed attributes content-type, message-digest, signing-time,
  * signing-certificate-v2 (RFC 5035) and, when given, the seal image hash;
  * the signer and chain certificates included (self-signed ones and
- * duplicates left out).  The digest is crypto_md_for_key(o->key).  The
- * seal is verified with o->cert before it is handed over.  *der is given.
+ * duplicates left out).  The digest is crypto_md_for_key(o->key).  An RSA
+ * seal is verified with o->cert before it is handed over (a faulty RSA-CRT
+ * signature would reveal the key).  *der is given.
  * CS_ERR_INVALID for a key that does not match o->cert or a certificate
  * whose keyUsage forbids signing; a failing token signer's code
  * (CS_ERR_TOKEN) passes through.

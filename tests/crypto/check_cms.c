@@ -341,6 +341,7 @@ struct sw {
 	EVP_PKEY *priv;
 	enum cs_rc fail;
 	int calls;
+	bool faulty; /* sign correctly, then flip a bit: a glitched token */
 };
 
 static enum cs_rc
@@ -362,6 +363,9 @@ sw_sign(void *arg, int md_nid, const unsigned char *dgst, size_t dlen,
 	        EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0) ||
 	    EVP_PKEY_sign(pctx, sig, siglen, dgst, dlen) <= 0)
 		rc = cs_err_ossl(err, CS_ERR_CRYPTO, "software signer failed");
+	/* The last byte is in the RSA value or in ECDSA's s: still DER. */
+	if (rc == CS_OK && s->faulty)
+		sig[*siglen - 1] ^= 0x01;
 	EVP_PKEY_CTX_free(pctx);
 	return rc;
 }
@@ -1256,7 +1260,7 @@ END_TEST
 
 START_TEST(token_key_seals)
 {
-	struct sw s = {keys[_i], CS_OK, 0};
+	struct sw s = {keys[_i], CS_OK, 0, false};
 	EVP_PKEY *tk = token_key(&s);
 	struct crypto_cms_result res;
 	struct pki p;
@@ -1284,9 +1288,50 @@ START_TEST(token_key_seals)
 }
 END_TEST
 
+/*
+ * A glitched token: an RSA seal is refused before it leaves (a faulty
+ * RSA-CRT signature reveals the key); an ECDSA one comes out and its
+ * verification fails.
+ */
+START_TEST(faulty_signature_rsa_refused_ecdsa_unverifiable)
+{
+	struct sw s = {keys[_i], CS_OK, 0, true};
+	EVP_PKEY *tk = token_key(&s);
+	struct crypto_seal_opts o;
+	struct crypto_cms_result res;
+	struct cs_err err = {0};
+	struct buf *der = NULL;
+	struct pki p;
+
+	pki_init(&p, keys[_i]);
+	memset(&o, 0, sizeof(o));
+	o.key = tk;
+	o.cert = p.seal;
+	o.chain = p.chain;
+	if (_i == KEY_RSA3072) {
+		ck_assert_int_eq(crypto_cms_seal(&o, (const unsigned char *)DOC,
+		                     strlen(DOC), &der, &err),
+		    CS_ERR_CRYPTO);
+		ck_assert_ptr_null(der);
+		ck_assert_ptr_nonnull(strstr(err.msg, "faulty"));
+	} else {
+		ck_assert_int_eq(crypto_cms_seal(&o, (const unsigned char *)DOC,
+		                     strlen(DOC), &der, &err),
+		    CS_OK);
+		verify(DOC, strlen(DOC), der, p.root, &res);
+		ck_assert(!res.signature_ok);
+		crypto_cms_result_release(&res);
+		buf_free(der);
+	}
+	ck_assert_int_eq(ERR_peek_error(), 0);
+	pki_release(&p);
+	EVP_PKEY_free(tk);
+}
+END_TEST
+
 START_TEST(token_failure_is_reported)
 {
-	struct sw s = {keys[_i], CS_ERR_TOKEN, 0};
+	struct sw s = {keys[_i], CS_ERR_TOKEN, 0, false};
 	EVP_PKEY *tk = token_key(&s);
 	struct crypto_seal_opts o;
 	struct buf *der = (struct buf *)&der;
@@ -1365,6 +1410,8 @@ cms_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, token_key_seals, 0, KEY_N);
 	tcase_add_loop_test(tc, token_failure_is_reported, 0, KEY_N);
+	tcase_add_loop_test(
+	    tc, faulty_signature_rsa_refused_ecdsa_unverifiable, 0, KEY_N);
 	suite_add_tcase(s, tc);
 	return s;
 }
