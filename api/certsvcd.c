@@ -110,6 +110,10 @@ main(int argc, char **argv)
 		cs_log(CS_LOG_WARN, "no CA yet: run 'certsvc-admin ca init'");
 	else if (ca_export_files(svc, &err) != CS_OK)
 		cs_log(CS_LOG_WARN, "cannot export CA files: %s", err.msg);
+	if (svc_refresher_start(svc, &err) != CS_OK) {
+		cs_log(CS_LOG_ERR, "cannot start: %s", err.msg);
+		goto out;
+	}
 	memset(&opts, 0, sizeof(opts));
 	opts.listen = svc->cfg.listen;
 	opts.threads = svc->cfg.http_threads;

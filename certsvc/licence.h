@@ -19,6 +19,20 @@
 
 #define LICENCE_IDEM_KEY_MAX 128
 
+/*
+ * Licence states (docs/licence-states.md), as stored in
+ * store_licence.status.  Expired (失效) is derived from valid_until and
+ * never stored.
+ */
+#define LICENCE_VALID "valid"                     /* 有效 */
+#define LICENCE_SUSPENDED "suspended"             /* 暂扣 */
+#define LICENCE_REVOKED "revoked"                 /* 撤销, by the authority */
+#define LICENCE_PENALTY_REVOKED "penalty_revoked" /* 吊销, as a penalty */
+#define LICENCE_CANCELLED "cancelled"             /* 注销, holder's request */
+#define LICENCE_SUPERSEDED "superseded"           /* 变更/延续 */
+#define LICENCE_TRANSFERRED "transferred"         /* 转出 */
+#define LICENCE_EXPIRED "expired"                 /* 失效: derived only */
+
 /* What issuance gives back. */
 struct licence_issued {
 	struct store_licence lic;             /* metadata, document and seal */

@@ -279,10 +279,20 @@ struct store_licence {
 	char dept[STORE_CODE_MAX];
 	char seal_id[STORE_CODE_MAX];
 	char holder_ref[72];
-	char status[16]; /* "valid", ... (issue #5 adds more) */
+	char status[16]; /* LICENCE_VALID, ... (licence.h) */
 	int64_t issued_at;
 	int64_t valid_from;
 	int64_t valid_until;
+	char status_reason[STORE_TEXT_MAX]; /* why the last change, or "" */
+	int64_t status_changed; /* time of the last status change, or 0 */
+	/*
+	 * Slot in the status lists (statuslist.h); documents of format
+	 * certsvc-licence/1 have none (has_status_slot false, both -1 when
+	 * read).  A slot is unique (CS_ERR_CONFLICT).
+	 */
+	bool has_status_slot;
+	int64_t status_list;
+	int64_t status_idx;
 	struct buf *document; /* the exact sealed bytes */
 	struct buf *seal_der; /* detached CMS, DER */
 };
@@ -335,5 +345,67 @@ enum cs_rc store_idem_get(struct store *st, struct store_tx *tx,
 enum cs_rc store_idem_put(struct store_tx *tx, const char *client,
     const char *key, const uint8_t req_hash[STORE_HASH_LEN],
     const char *licence_id, int version, struct cs_err *err);
+
+/* --- issue #5 -------------------------------------------------------------
+ * Migration 3 (store_sqlite.c) holds the schema of all of it; each area's
+ * operations live in its own store_sqlite_<area>.c (certsvc/store_int.h).
+ */
+
+/*
+ * Change generations (store_sqlite_gen.c): counters that triggers bump on
+ * every change of what certsvcd pre-signs, whichever process made it.
+ * "certs": a seal or service certificate was added or changed status;
+ * "licences": a licence version changed status.  CS_ERR_NOT_FOUND for an
+ * unknown name.
+ */
+enum cs_rc store_generation(
+    struct store *st, const char *name, int64_t *value, struct cs_err *err);
+
+/* --- issue #5: licence lifecycle and objections (store_sqlite_life.c) --- */
+
+/* --- issue #5: service certificates (store_sqlite_pki.c) ---
+ * Certificates the issuing CA issues to certsvc's own services: the OCSP
+ * responder, report signers, the TSA and the audit key.  OCSP and CRLs
+ * answer for them as for seals.
+ */
+
+#define STORE_SERIAL_MAX 80 /* certificate serial, upper-case hex */
+
+struct store_svc_cert {
+	char serial[STORE_SERIAL_MAX];
+	char ca[STORE_NAME_MAX];     /* issuer: "issuing" (or "root") */
+	char purpose[16];            /* "ocsp", "report", "tsa", "audit" */
+	char key_uri[STORE_URI_MAX]; /* "" for an in-memory key (reports) */
+	struct buf *cert_der;
+	int64_t not_before, not_after;
+	char status[16]; /* "active", "revoked" */
+	char reason[STORE_TEXT_MAX];
+	int64_t revoked_at; /* 0 when not revoked */
+	int64_t created;
+};
+
+/*
+ * Record a certificate; status "" is "active", created 0 now.
+ * CS_ERR_CONFLICT if the serial exists, CS_ERR_NOT_FOUND for an unknown
+ * CA, CS_ERR_INVALID for an unknown purpose.
+ */
+enum cs_rc store_svc_cert_put(
+    struct store_tx *tx, const struct store_svc_cert *c, struct cs_err *err);
+/*
+ * The active certificate of purpose with the latest not_after among those
+ * valid at now (store_svc_cert_release); CS_ERR_NOT_FOUND if none.
+ */
+enum cs_rc store_svc_cert_current(struct store *st, const char *purpose,
+    int64_t now, struct store_svc_cert *c, struct cs_err *err);
+void store_svc_cert_release(struct store_svc_cert *c);
+/* Every service certificate, oldest first, certificates loaded. */
+enum cs_rc store_svc_cert_list(struct store *st, struct store_svc_cert **out,
+    size_t *n, struct cs_err *err);
+void store_svc_cert_list_free(struct store_svc_cert *arr, size_t n);
+/* CS_ERR_NOT_FOUND, or CS_ERR_CONFLICT if already revoked. */
+enum cs_rc store_svc_cert_revoke(struct store_tx *tx, const char *serial,
+    const char *reason, int64_t when, struct cs_err *err);
+
+/* --- issue #5: status lists (store_sqlite_slist.c) --- */
 
 #endif

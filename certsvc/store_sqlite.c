@@ -1,6 +1,7 @@
 /*
- * store_sqlite.c: the SQLite backend of store.h, and the only file that
- * includes sqlite3.h.
+ * store_sqlite.c: the core of the SQLite backend of store.h (with the
+ * store_sqlite_<area>.c files that share certsvc/store_int.h, the only
+ * files that include sqlite3.h).
  *
  * Connections: a fixed pool of nconn connections, all opened by
  * store_open().  A connection is used by one thread at a time, so it is
@@ -72,6 +73,7 @@
 
 #include "certsvc/log.h"
 #include "certsvc/store.h"
+#include "certsvc/store_int.h"
 #include "certsvc/store_test.h"
 
 #define STORE_CONN_DEFAULT 4
@@ -216,6 +218,98 @@ static const char *const migrations[] = {
     " FOREIGN KEY (licence_id, version) REFERENCES licences (id, version)"
     ") STRICT, WITHOUT ROWID;"
     "PRAGMA user_version = 2;",
+    /*
+     * 3: issue #5.  Licence lifecycle (status reason and time; each
+     * version's slot in a status list, unique), objections, the
+     * certificates certsvc issues to its own services (OCSP responder,
+     * report signer, TSA, audit), and change generations that certsvcd's
+     * refresher polls so that what it pre-signs follows changes made by
+     * any process: triggers bump them, so no writer can forget to.
+     */
+    "ALTER TABLE licences ADD COLUMN status_reason TEXT NOT NULL"
+    " DEFAULT '';"
+    "ALTER TABLE licences ADD COLUMN status_changed INTEGER NOT NULL"
+    " DEFAULT 0;"
+    "ALTER TABLE licences ADD COLUMN status_list INTEGER;"
+    "ALTER TABLE licences ADD COLUMN status_idx INTEGER;"
+    "CREATE UNIQUE INDEX licences_status_slot"
+    " ON licences (status_list, status_idx) WHERE status_list IS NOT NULL;"
+    "CREATE TABLE status_alloc ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " next INTEGER NOT NULL CHECK (next >= 0)"
+    ") STRICT;"
+    "INSERT INTO status_alloc (id, next) VALUES (1, 0);"
+    "CREATE TABLE generations ("
+    " name TEXT PRIMARY KEY NOT NULL,"
+    " value INTEGER NOT NULL"
+    ") STRICT, WITHOUT ROWID;"
+    "INSERT INTO generations (name, value) VALUES ('certs', 1),"
+    " ('licences', 1);"
+    "CREATE TABLE status_lists ("
+    " list INTEGER PRIMARY KEY CHECK (list >= 0),"
+    " gen INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE TRIGGER licences_status_changed AFTER UPDATE OF status"
+    " ON licences WHEN NEW.status IS NOT OLD.status BEGIN"
+    " UPDATE generations SET value = value + 1 WHERE name = 'licences';"
+    " INSERT INTO status_lists (list, gen)"
+    " SELECT NEW.status_list, 1 WHERE NEW.status_list IS NOT NULL"
+    " ON CONFLICT (list) DO UPDATE SET gen = gen + 1;"
+    " END;"
+    "CREATE TRIGGER licences_status_new AFTER INSERT ON licences"
+    " WHEN NEW.status_list IS NOT NULL BEGIN"
+    " INSERT INTO status_lists (list, gen) VALUES (NEW.status_list, 1)"
+    " ON CONFLICT (list) DO NOTHING;"
+    " END;"
+    "CREATE TRIGGER seals_status_changed AFTER UPDATE OF status ON seals"
+    " BEGIN"
+    " UPDATE generations SET value = value + 1 WHERE name = 'certs';"
+    " END;"
+    "CREATE TRIGGER seals_new AFTER INSERT ON seals BEGIN"
+    " UPDATE generations SET value = value + 1 WHERE name = 'certs';"
+    " END;"
+    "CREATE TABLE objections ("
+    " id TEXT PRIMARY KEY NOT NULL,"
+    " licence_id TEXT NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " dept TEXT NOT NULL REFERENCES departments (code),"
+    " holder_ref TEXT NOT NULL,"
+    " client TEXT NOT NULL,"
+    " text TEXT NOT NULL,"
+    " status TEXT NOT NULL"
+    "  CHECK (status IN ('open', 'corrected', 'rejected')),"
+    " resolution TEXT NOT NULL DEFAULT '',"
+    " new_version INTEGER,"
+    " created INTEGER NOT NULL,"
+    " resolved_at INTEGER,"
+    " resolved_by TEXT,"
+    " FOREIGN KEY (licence_id, version) REFERENCES licences (id, version)"
+    ") STRICT;"
+    "CREATE INDEX objections_dept ON objections (dept, status, created);"
+    "CREATE INDEX objections_holder ON objections (holder_ref, created);"
+    "CREATE TABLE service_certs ("
+    " serial TEXT PRIMARY KEY NOT NULL,"
+    " ca TEXT NOT NULL REFERENCES ca (name),"
+    " purpose TEXT NOT NULL"
+    "  CHECK (purpose IN ('ocsp', 'report', 'tsa', 'audit')),"
+    " key_uri TEXT,"
+    " cert_der BLOB NOT NULL,"
+    " not_before INTEGER NOT NULL,"
+    " not_after INTEGER NOT NULL,"
+    " status TEXT NOT NULL CHECK (status IN ('active', 'revoked')),"
+    " reason TEXT NOT NULL DEFAULT '',"
+    " revoked_at INTEGER,"
+    " created INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX service_certs_purpose ON service_certs (purpose, not_after);"
+    "CREATE TRIGGER service_certs_new AFTER INSERT ON service_certs BEGIN"
+    " UPDATE generations SET value = value + 1 WHERE name = 'certs';"
+    " END;"
+    "CREATE TRIGGER service_certs_status AFTER UPDATE OF status"
+    " ON service_certs BEGIN"
+    " UPDATE generations SET value = value + 1 WHERE name = 'certs';"
+    " END;"
+    "PRAGMA user_version = 3;",
 };
 
 #define STORE_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -267,6 +361,8 @@ enum stmt_id {
 	STMT_COUNT
 };
 
+_Static_assert(STMT_COUNT <= STORE_STMT_FIXED, "raise STORE_STMT_FIXED");
+
 /* Columns read by the row_* fillers, in their order. */
 #define SEAL_COLS                                                              \
 	"id, dept, name, alg, key_uri, status, reason, created,"               \
@@ -276,7 +372,8 @@ enum stmt_id {
 	" secret_hash, status, created, coalesce(revoked_at, 0)"
 #define LICENCE_COLS                                                           \
 	"id, version, type, dept, seal_id, holder_ref, status, issued_at,"     \
-	" valid_from, valid_until"
+	" valid_from, valid_until, status_reason, status_changed,"             \
+	" coalesce(status_list, -1), coalesce(status_idx, -1)"
 
 /* The SQL of each statement, and the operation named in error messages. */
 static const struct {
@@ -381,8 +478,10 @@ static const struct {
     [STMT_LICENCE_INSERT] = {"INSERT INTO licences (id, version, type, dept,"
                              " seal_id, holder_ref, status, issued_at,"
                              " valid_from, valid_until, document, seal,"
-                             " latest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
-                             " ?8, ?9, ?10, ?11, ?12, NOT EXISTS (SELECT 1"
+                             " status_list, status_idx, latest)"
+                             " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+                             " ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+                             " NOT EXISTS (SELECT 1"
                              " FROM licences WHERE id = ?1 AND version > ?2))",
         "insert licence"},
     [STMT_LICENCE_GET] = {"SELECT " LICENCE_COLS ", document, seal"
@@ -417,40 +516,6 @@ static const struct {
         "insert idempotency key"},
 };
 
-/* --- types --------------------------------------------------------------- */
-
-struct store_conn {
-	sqlite3 *db; /* NULL after a failed rollback: reopened on next use */
-	sqlite3_stmt *stmt[STMT_COUNT];
-	struct store_conn *next; /* in the idle list */
-};
-
-struct store {
-	char path[PATH_MAX];
-	pthread_mutex_t mu;
-	pthread_cond_t cv;        /* a connection or the write slot came free */
-	struct store_conn *conns; /* nconn of them */
-	unsigned nconn;
-	struct store_conn *idle; /* guarded by mu */
-	bool writing;            /* the write slot is taken; guarded by mu */
-	int version;
-	EVP_MD *sha256;
-	atomic_int fail_after; /* store_test_fail_after() */
-	bool mu_ok, cv_ok;
-};
-
-struct store_tx {
-	struct store *st;
-	struct store_conn *c;
-	bool failed;
-};
-
-/* A string with its length; p == NULL is SQL/JSON null. */
-struct store_str {
-	const char *p;
-	size_t len;
-};
-
 /* --- connections ------------------------------------------------------- */
 
 static void
@@ -461,6 +526,10 @@ conn_close(struct store_conn *c)
 	for (i = 0; i < STMT_COUNT; i++) {
 		sqlite3_finalize(c->stmt[i]);
 		c->stmt[i] = NULL;
+	}
+	for (i = 0; i <= STORE_XSTMT_MAX; i++) {
+		sqlite3_finalize(c->xstmt[i]);
+		c->xstmt[i] = NULL;
 	}
 	if (c->db != NULL && sqlite3_close(c->db) != SQLITE_OK)
 		cs_log(CS_LOG_ERR, "store: cannot close connection: %s",
@@ -509,8 +578,8 @@ out:
 }
 
 /* Return c to the idle list (and the write slot with it). */
-static void
-conn_put(struct store *st, struct store_conn *c, bool writer)
+void
+store_conn_put(struct store *st, struct store_conn *c, bool writer)
 {
 	pthread_mutex_lock(&st->mu);
 	c->next = st->idle;
@@ -522,8 +591,8 @@ conn_put(struct store *st, struct store_conn *c, bool writer)
 }
 
 /* Take an idle connection (and the write slot when writer). */
-static enum cs_rc
-conn_get(
+enum cs_rc
+store_conn_get(
     struct store *st, bool writer, struct store_conn **out, struct cs_err *err)
 {
 	struct timespec deadline;
@@ -554,7 +623,7 @@ conn_get(
 	if (c->db == NULL) {
 		rc = conn_open(st, c, err);
 		if (rc != CS_OK) {
-			conn_put(st, c, writer);
+			store_conn_put(st, c, writer);
 			return rc;
 		}
 	}
@@ -612,22 +681,21 @@ stmt_step(struct store *st, sqlite3_stmt *s)
  * CS_ERR_NOT_FOUND (a foreign key names a row that does not exist) or
  * CS_ERR_STORE.  The message names the operation, never the values.
  */
-static enum cs_rc
-stmt_fail(struct store_conn *c, enum stmt_id id, int r, struct cs_err *err)
+enum cs_rc
+store_op_fail(struct store_conn *c, const char *op, int r, struct cs_err *err)
 {
 	if (r == SQLITE_CONSTRAINT_PRIMARYKEY || r == SQLITE_CONSTRAINT_UNIQUE)
-		return cs_err_set(err, CS_ERR_CONFLICT, "cannot %s: it exists",
-		    stmt_sql[id].op);
+		return cs_err_set(
+		    err, CS_ERR_CONFLICT, "cannot %s: it exists", op);
 	if (r == SQLITE_CONSTRAINT_FOREIGNKEY)
 		return cs_err_set(err, CS_ERR_NOT_FOUND,
-		    "cannot %s: it refers to a row that does not exist",
-		    stmt_sql[id].op);
+		    "cannot %s: it refers to a row that does not exist", op);
 	/* errmsg is stale when r did not come from this connection. */
-	cs_log(CS_LOG_WARN, "store: cannot %s: %s", stmt_sql[id].op,
+	cs_log(CS_LOG_WARN, "store: cannot %s: %s", op,
 	    sqlite3_extended_errcode(c->db) == r ? sqlite3_errmsg(c->db)
 	                                         : sqlite3_errstr(r));
-	return cs_err_set(err, CS_ERR_STORE, "cannot %s: %s", stmt_sql[id].op,
-	    sqlite3_errstr(r));
+	return cs_err_set(
+	    err, CS_ERR_STORE, "cannot %s: %s", op, sqlite3_errstr(r));
 }
 
 /* Run statement id, which takes no parameters and returns no rows. */
@@ -645,13 +713,13 @@ stmt_exec(
 	/* ROLLBACK is the way out of a failure: never fail it on purpose. */
 	r = id == STMT_ROLLBACK ? sqlite3_step(s) : stmt_step(st, s);
 	if (r != SQLITE_DONE)
-		rc = stmt_fail(c, id, r, err);
+		rc = store_op_fail(c, stmt_sql[id].op, r, err);
 	stmt_done(s);
 	return rc;
 }
 
-static int
-bind_str(sqlite3_stmt *s, int i, const char *p)
+int
+store_bind_str(sqlite3_stmt *s, int i, const char *p)
 {
 	if (p == NULL)
 		return sqlite3_bind_null(s, i);
@@ -660,8 +728,8 @@ bind_str(sqlite3_stmt *s, int i, const char *p)
 }
 
 /* Copy text column i into dst of size dstsz, truncated if need be. */
-static void
-col_copy(sqlite3_stmt *s, int i, char *dst, size_t dstsz)
+void
+store_col_copy(sqlite3_stmt *s, int i, char *dst, size_t dstsz)
 {
 	const unsigned char *p;
 	size_t n;
@@ -694,8 +762,8 @@ schema_read(
 	if (r == SQLITE_ROW)
 		*version = sqlite3_column_int(s, 0);
 	else
-		rc = stmt_fail(
-		    c, STMT_VERSION, r == SQLITE_DONE ? SQLITE_ERROR : r, err);
+		rc = store_op_fail(c, stmt_sql[STMT_VERSION].op,
+		    r == SQLITE_DONE ? SQLITE_ERROR : r, err);
 	stmt_done(s);
 	return rc;
 }
@@ -927,13 +995,13 @@ store_ping(struct store *st)
 	sqlite3_stmt *s;
 	bool ok = false;
 
-	if (conn_get(st, false, &c, NULL) != CS_OK)
+	if (store_conn_get(st, false, &c, NULL) != CS_OK)
 		return false;
 	if (stmt_get(c, STMT_PING, &s, NULL) == CS_OK) {
 		ok = stmt_step(st, s) == SQLITE_ROW;
 		stmt_done(s);
 	}
-	conn_put(st, c, false);
+	store_conn_put(st, c, false);
 	return ok;
 }
 
@@ -956,7 +1024,7 @@ store_tx_begin(struct store *st, struct store_tx **out, struct cs_err *err)
 	if (tx == NULL)
 		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
 	tx->st = st;
-	rc = conn_get(st, true, &tx->c, err);
+	rc = store_conn_get(st, true, &tx->c, err);
 	if (rc != CS_OK)
 		goto out;
 	rc = stmt_exec(st, tx->c, STMT_BEGIN, err);
@@ -966,7 +1034,7 @@ store_tx_begin(struct store *st, struct store_tx **out, struct cs_err *err)
 	tx = NULL;
 out:
 	if (tx != NULL && tx->c != NULL)
-		conn_put(st, tx->c, true);
+		store_conn_put(st, tx->c, true);
 	free(tx);
 	return rc;
 }
@@ -974,7 +1042,7 @@ out:
 /*
  * Roll back what is still open, hand the connection back and free tx.  A
  * connection that cannot roll back is in an unknown state: close it, and
- * conn_get() opens a fresh one next time.
+ * store_conn_get() opens a fresh one next time.
  */
 static void
 tx_end(struct store_tx *tx, bool rollback)
@@ -990,7 +1058,7 @@ tx_end(struct store_tx *tx, bool rollback)
 			conn_close(c);
 		}
 	}
-	conn_put(tx->st, c, true);
+	store_conn_put(tx->st, c, true);
 	free(tx);
 }
 
@@ -1025,8 +1093,8 @@ store_tx_rollback(struct store_tx *tx)
 }
 
 /* Refuse work in a missing or failed transaction. */
-static enum cs_rc
-tx_usable(struct store_tx *tx, struct cs_err *err)
+enum cs_rc
+store_tx_usable(struct store_tx *tx, struct cs_err *err)
 {
 	if (tx == NULL)
 		return cs_err_set(err, CS_ERR_INVALID, "no transaction");
@@ -1185,7 +1253,7 @@ store_audit_append(struct store_tx *tx, const struct store_audit_event *ev,
 
 	if (seq != NULL)
 		*seq = 0;
-	rc = tx_usable(tx, err);
+	rc = store_tx_usable(tx, err);
 	if (rc != CS_OK)
 		return rc;
 	rc = audit_check(ev, f, err);
@@ -1206,7 +1274,7 @@ store_audit_append(struct store_tx *tx, const struct store_audit_event *ev,
 		}
 		memcpy(prev, sqlite3_column_blob(s, 1), STORE_HASH_LEN);
 	} else if (r != SQLITE_DONE) {
-		rc = stmt_fail(tx->c, STMT_AUDIT_LAST, r, err);
+		rc = store_op_fail(tx->c, stmt_sql[STMT_AUDIT_LAST].op, r, err);
 		goto out;
 	}
 	stmt_done(s);
@@ -1227,7 +1295,7 @@ store_audit_append(struct store_tx *tx, const struct store_audit_event *ev,
 	if (r == SQLITE_OK)
 		r = sqlite3_bind_int64(s, 2, now);
 	for (i = 0; i < AUDIT_NSTR && r == SQLITE_OK; i++)
-		r = bind_str(s, 3 + i, f[i].p);
+		r = store_bind_str(s, 3 + i, f[i].p);
 	if (r == SQLITE_OK)
 		r = sqlite3_bind_blob(
 		    s, 9, prev, STORE_HASH_LEN, SQLITE_STATIC);
@@ -1237,7 +1305,8 @@ store_audit_append(struct store_tx *tx, const struct store_audit_event *ev,
 	if (r == SQLITE_OK)
 		r = stmt_step(tx->st, s);
 	if (r != SQLITE_DONE) {
-		rc = stmt_fail(tx->c, STMT_AUDIT_INSERT, r, err);
+		rc = store_op_fail(
+		    tx->c, stmt_sql[STMT_AUDIT_INSERT].op, r, err);
 		/* A clash of seq means the chain moved under us: not 409. */
 		if (rc == CS_ERR_CONFLICT)
 			rc = cs_err_set(err, CS_ERR_STORE,
@@ -1265,7 +1334,7 @@ store_audit_head(
 
 	*count = 0;
 	*last_seq = 0;
-	rc = conn_get(st, false, &c, err);
+	rc = store_conn_get(st, false, &c, err);
 	if (rc != CS_OK)
 		return rc;
 	rc = stmt_get(c, STMT_AUDIT_HEAD, &s, err);
@@ -1273,14 +1342,14 @@ store_audit_head(
 		goto out;
 	r = stmt_step(st, s);
 	if (r != SQLITE_ROW) {
-		rc = stmt_fail(c, STMT_AUDIT_HEAD, r, err);
+		rc = store_op_fail(c, stmt_sql[STMT_AUDIT_HEAD].op, r, err);
 		goto out;
 	}
 	*count = sqlite3_column_int64(s, 0);
 	*last_seq = sqlite3_column_int64(s, 1);
 out:
 	stmt_done(s);
-	conn_put(st, c, false);
+	store_conn_put(st, c, false);
 	return rc;
 }
 
@@ -1294,11 +1363,11 @@ audit_row_fill(sqlite3_stmt *s, struct store_audit_row *row, struct cs_err *err)
 	memset(row, 0, sizeof(*row));
 	row->seq = sqlite3_column_int64(s, 0);
 	row->time = sqlite3_column_int64(s, 1);
-	col_copy(s, 2, row->actor, sizeof(row->actor));
-	col_copy(s, 3, row->action, sizeof(row->action));
-	col_copy(s, 4, row->object, sizeof(row->object));
-	col_copy(s, 5, row->outcome, sizeof(row->outcome));
-	col_copy(s, 6, row->request_id, sizeof(row->request_id));
+	store_col_copy(s, 2, row->actor, sizeof(row->actor));
+	store_col_copy(s, 3, row->action, sizeof(row->action));
+	store_col_copy(s, 4, row->object, sizeof(row->object));
+	store_col_copy(s, 5, row->outcome, sizeof(row->outcome));
+	store_col_copy(s, 6, row->request_id, sizeof(row->request_id));
 	if (sqlite3_column_type(s, 7) != SQLITE_NULL) {
 		p = sqlite3_column_text(s, 7);
 		n = (size_t)sqlite3_column_bytes(s, 7);
@@ -1332,7 +1401,7 @@ store_audit_scan(struct store *st, int64_t from,
 
 	if (fn == NULL)
 		return cs_err_set(err, CS_ERR_INVALID, "no scan callback");
-	rc = conn_get(st, false, &c, err);
+	rc = store_conn_get(st, false, &c, err);
 	if (rc != CS_OK)
 		return rc;
 	rc = stmt_get(c, STMT_AUDIT_SCAN, &s, err);
@@ -1340,7 +1409,7 @@ store_audit_scan(struct store *st, int64_t from,
 		goto out;
 	r = sqlite3_bind_int64(s, 1, from);
 	if (r != SQLITE_OK) {
-		rc = stmt_fail(c, STMT_AUDIT_SCAN, r, err);
+		rc = store_op_fail(c, stmt_sql[STMT_AUDIT_SCAN].op, r, err);
 		goto out;
 	}
 	/* One statement: the whole scan reads one snapshot. */
@@ -1353,10 +1422,10 @@ store_audit_scan(struct store *st, int64_t from,
 			goto out;
 	}
 	if (more && r != SQLITE_DONE)
-		rc = stmt_fail(c, STMT_AUDIT_SCAN, r, err);
+		rc = store_op_fail(c, stmt_sql[STMT_AUDIT_SCAN].op, r, err);
 out:
 	stmt_done(s);
-	conn_put(st, c, false);
+	store_conn_put(st, c, false);
 	return rc;
 }
 
@@ -1437,7 +1506,7 @@ store_audit_verify(
 
 	*bad_seq = 0;
 	*checked = 0;
-	rc = conn_get(st, false, &c, err);
+	rc = store_conn_get(st, false, &c, err);
 	if (rc != CS_OK)
 		return rc;
 	rc = stmt_get(c, STMT_AUDIT_SCAN, &s, err);
@@ -1445,7 +1514,7 @@ store_audit_verify(
 		goto out;
 	r = sqlite3_bind_int64(s, 1, INT64_MIN);
 	if (r != SQLITE_OK) {
-		rc = stmt_fail(c, STMT_AUDIT_SCAN, r, err);
+		rc = store_op_fail(c, stmt_sql[STMT_AUDIT_SCAN].op, r, err);
 		goto out;
 	}
 	while (good && (r = stmt_step(st, s)) == SQLITE_ROW) {
@@ -1461,11 +1530,11 @@ store_audit_verify(
 	}
 	if (good && r != SQLITE_DONE) {
 		*checked = 0;
-		rc = stmt_fail(c, STMT_AUDIT_SCAN, r, err);
+		rc = store_op_fail(c, stmt_sql[STMT_AUDIT_SCAN].op, r, err);
 	}
 out:
 	stmt_done(s);
-	conn_put(st, c, false);
+	store_conn_put(st, c, false);
 	return rc;
 }
 
@@ -1487,7 +1556,7 @@ store_ca_put(struct store_tx *tx, const char *name, const char *key_uri,
 	enum cs_rc rc;
 	int r;
 
-	rc = tx_usable(tx, err);
+	rc = store_tx_usable(tx, err);
 	if (rc != CS_OK)
 		return rc;
 	if (name == NULL || *name == '\0' || strlen(name) >= STORE_NAME_MAX) {
@@ -1510,9 +1579,9 @@ store_ca_put(struct store_tx *tx, const char *name, const char *key_uri,
 	rc = stmt_get(tx->c, STMT_CA_INSERT, &s, err);
 	if (rc != CS_OK)
 		goto out;
-	r = bind_str(s, 1, name);
+	r = store_bind_str(s, 1, name);
 	if (r == SQLITE_OK)
-		r = bind_str(s, 2, key_uri);
+		r = store_bind_str(s, 2, key_uri);
 	if (r == SQLITE_OK)
 		r = sqlite3_bind_blob64(s, 3, der, derlen, SQLITE_STATIC);
 	if (r == SQLITE_OK)
@@ -1520,7 +1589,7 @@ store_ca_put(struct store_tx *tx, const char *name, const char *key_uri,
 	if (r == SQLITE_OK)
 		r = stmt_step(tx->st, s);
 	if (r != SQLITE_DONE) {
-		rc = stmt_fail(tx->c, STMT_CA_INSERT, r, err);
+		rc = store_op_fail(tx->c, stmt_sql[STMT_CA_INSERT].op, r, err);
 		if (rc == CS_ERR_CONFLICT)
 			rc = cs_err_set(err, CS_ERR_CONFLICT,
 			    "ca '%s' exists already", name);
@@ -1548,13 +1617,13 @@ store_ca_get(
 	if (name == NULL || *name == '\0' || strlen(name) >= STORE_NAME_MAX)
 		return cs_err_set(err, CS_ERR_INVALID,
 		    "ca name must have 1 to %d bytes", STORE_NAME_MAX - 1);
-	rc = conn_get(st, false, &c, err);
+	rc = store_conn_get(st, false, &c, err);
 	if (rc != CS_OK)
 		return rc;
 	rc = stmt_get(c, STMT_CA_GET, &s, err);
 	if (rc != CS_OK)
 		goto out;
-	r = bind_str(s, 1, name);
+	r = store_bind_str(s, 1, name);
 	if (r == SQLITE_OK)
 		r = stmt_step(st, s);
 	if (r == SQLITE_DONE) {
@@ -1563,11 +1632,11 @@ store_ca_get(
 		goto out;
 	}
 	if (r != SQLITE_ROW) {
-		rc = stmt_fail(c, STMT_CA_GET, r, err);
+		rc = store_op_fail(c, stmt_sql[STMT_CA_GET].op, r, err);
 		goto out;
 	}
 	cs_strlcpy(ca->name, name, sizeof(ca->name));
-	col_copy(s, 0, ca->key_uri, sizeof(ca->key_uri));
+	store_col_copy(s, 0, ca->key_uri, sizeof(ca->key_uri));
 	p = sqlite3_column_blob(s, 1);
 	n = (size_t)sqlite3_column_bytes(s, 1);
 	ca->cert_der = buf_from(p != NULL ? p : "", p != NULL ? n : 0);
@@ -1578,7 +1647,7 @@ store_ca_get(
 	ca->created = sqlite3_column_int64(s, 2);
 out:
 	stmt_done(s);
-	conn_put(st, c, false);
+	store_conn_put(st, c, false);
 	if (rc != CS_OK)
 		store_ca_release(ca);
 	return rc;
@@ -1610,7 +1679,7 @@ store_key_put(
 	enum cs_rc rc;
 	int r;
 
-	rc = tx_usable(tx, err);
+	rc = store_tx_usable(tx, err);
 	if (rc != CS_OK)
 		return rc;
 	if (key == NULL || !field_ok(key->uri, sizeof(key->uri)) ||
@@ -1630,20 +1699,20 @@ store_key_put(
 	rc = stmt_get(tx->c, STMT_KEY_INSERT, &s, err);
 	if (rc != CS_OK)
 		goto out;
-	r = bind_str(s, 1, key->uri);
+	r = store_bind_str(s, 1, key->uri);
 	if (r == SQLITE_OK)
-		r = bind_str(s, 2, key->label);
+		r = store_bind_str(s, 2, key->label);
 	if (r == SQLITE_OK)
-		r = bind_str(s, 3, key->alg);
+		r = store_bind_str(s, 3, key->alg);
 	if (r == SQLITE_OK)
-		r = bind_str(s, 4, key->purpose);
+		r = store_bind_str(s, 4, key->purpose);
 	if (r == SQLITE_OK)
 		r = sqlite3_bind_int64(s, 5,
 		    key->created > 0 ? key->created : (int64_t)time(NULL));
 	if (r == SQLITE_OK)
 		r = stmt_step(tx->st, s);
 	if (r != SQLITE_DONE) {
-		rc = stmt_fail(tx->c, STMT_KEY_INSERT, r, err);
+		rc = store_op_fail(tx->c, stmt_sql[STMT_KEY_INSERT].op, r, err);
 		if (rc == CS_ERR_CONFLICT)
 			rc = cs_err_set(err, CS_ERR_CONFLICT,
 			    "key '%s' is already in the inventory", key->label);
@@ -1669,7 +1738,7 @@ store_key_list(
 
 	*keys = NULL;
 	*n = 0;
-	rc = conn_get(st, false, &c, err);
+	rc = store_conn_get(st, false, &c, err);
 	if (rc != CS_OK)
 		return rc;
 	rc = stmt_get(c, STMT_KEY_LIST, &s, err);
@@ -1692,15 +1761,15 @@ store_key_list(
 			v = nv;
 		}
 		memset(&v[len], 0, sizeof(v[len]));
-		col_copy(s, 0, v[len].uri, sizeof(v[len].uri));
-		col_copy(s, 1, v[len].label, sizeof(v[len].label));
-		col_copy(s, 2, v[len].alg, sizeof(v[len].alg));
-		col_copy(s, 3, v[len].purpose, sizeof(v[len].purpose));
+		store_col_copy(s, 0, v[len].uri, sizeof(v[len].uri));
+		store_col_copy(s, 1, v[len].label, sizeof(v[len].label));
+		store_col_copy(s, 2, v[len].alg, sizeof(v[len].alg));
+		store_col_copy(s, 3, v[len].purpose, sizeof(v[len].purpose));
 		v[len].created = sqlite3_column_int64(s, 4);
 		len++;
 	}
 	if (r != SQLITE_DONE) {
-		rc = stmt_fail(c, STMT_KEY_LIST, r, err);
+		rc = store_op_fail(c, stmt_sql[STMT_KEY_LIST].op, r, err);
 		goto out;
 	}
 	*keys = v;
@@ -1708,7 +1777,7 @@ store_key_list(
 	v = NULL;
 out:
 	stmt_done(s);
-	conn_put(st, c, false);
+	store_conn_put(st, c, false);
 	free(v);
 	return rc;
 }
@@ -1720,66 +1789,111 @@ out:
 #define STORE_LTYPE_DEPTS_MAX 1024
 #define STORE_SERIAL_BLOCK_MAX 1000000
 
-/*
- * A statement on a connection: tx's when tx is not NULL, else one from the
- * pool, given back by query_end().
- */
-struct query {
-	struct store *st;
-	struct store_conn *c;
-	bool pooled;
-	enum stmt_id id;
-	sqlite3_stmt *s;
-};
-
-static void
-query_end(struct query *q)
+void
+store_q_end(struct store_q *q)
 {
 	stmt_done(q->s);
 	q->s = NULL;
 	if (q->pooled && q->c != NULL)
-		conn_put(q->st, q->c, false);
+		store_conn_put(q->st, q->c, false);
 	q->c = NULL;
 	q->pooled = false;
 }
 
 static enum cs_rc
 query_start(struct store *st, struct store_tx *tx, enum stmt_id id,
-    struct query *q, struct cs_err *err)
+    struct store_q *q, struct cs_err *err)
 {
 	enum cs_rc rc;
 
 	memset(q, 0, sizeof(*q));
-	q->id = id;
+	q->op = stmt_sql[id].op;
 	if (tx != NULL) {
 		q->st = tx->st;
 		q->c = tx->c;
 	} else {
 		q->st = st;
-		rc = conn_get(st, false, &q->c, err);
+		rc = store_conn_get(st, false, &q->c, err);
 		if (rc != CS_OK)
 			return rc;
 		q->pooled = true;
 	}
 	rc = stmt_get(q->c, id, &q->s, err);
 	if (rc != CS_OK)
-		query_end(q);
+		store_q_end(q);
 	return rc;
 }
 
+/* def's slot in the statement caches, assigned on first use. */
 static int
-query_step(struct query *q)
+xstmt_slot(struct store *st, struct store_sql *def)
+{
+	int slot = atomic_load(&def->slot), want, none = 0;
+
+	if (slot != 0)
+		return slot;
+	want = atomic_fetch_add(&st->xslots, 1) + 1;
+	if (want > STORE_XSTMT_MAX)
+		return -1;
+	/* A racing thread may win: then its slot is the one (ours unused). */
+	if (!atomic_compare_exchange_strong(&def->slot, &none, want))
+		return none;
+	return want;
+}
+
+enum cs_rc
+store_q_begin(struct store *st, struct store_tx *tx, struct store_sql *def,
+    struct store_q *q, struct cs_err *err)
+{
+	struct store *owner = tx != NULL ? tx->st : st;
+	enum cs_rc rc;
+	int slot, r;
+
+	memset(q, 0, sizeof(*q));
+	q->op = def->op;
+	slot = xstmt_slot(owner, def);
+	if (slot < 0)
+		return cs_err_set(err, CS_ERR_STORE,
+		    "more than %d store statements", STORE_XSTMT_MAX);
+	if (tx != NULL) {
+		q->st = tx->st;
+		q->c = tx->c;
+	} else {
+		q->st = st;
+		rc = store_conn_get(st, false, &q->c, err);
+		if (rc != CS_OK)
+			return rc;
+		q->pooled = true;
+	}
+	if (q->c->xstmt[slot] == NULL) {
+		r = sqlite3_prepare_v3(q->c->db, def->sql, -1,
+		    SQLITE_PREPARE_PERSISTENT, &q->c->xstmt[slot], NULL);
+		if (r != SQLITE_OK) {
+			cs_log(CS_LOG_ERR, "store: cannot prepare '%s': %s",
+			    def->op, sqlite3_errmsg(q->c->db));
+			q->c->xstmt[slot] = NULL;
+			store_q_end(q);
+			return cs_err_set(err, CS_ERR_STORE, "cannot %s: %s",
+			    def->op, sqlite3_errstr(r));
+		}
+	}
+	q->s = q->c->xstmt[slot];
+	return CS_OK;
+}
+
+int
+store_q_step(struct store_q *q)
 {
 	return stmt_step(q->st, q->s);
 }
 
-static enum cs_rc
-query_fail(struct query *q, int r, struct cs_err *err)
+enum cs_rc
+store_q_fail(struct store_q *q, int r, struct cs_err *err)
 {
 	/* A statement that ended without its row is a store failure too. */
 	if (r == SQLITE_DONE || r == SQLITE_ROW || r == SQLITE_OK)
 		r = SQLITE_ERROR;
-	return stmt_fail(q->c, q->id, r, err);
+	return store_op_fail(q->c, q->op, r, err);
 }
 
 /*
@@ -1787,8 +1901,8 @@ query_fail(struct query *q, int r, struct cs_err *err)
  * must end within sz bytes and, unless optional, not be empty.  NULL is
  * the empty string.  what names the field in the message.
  */
-static enum cs_rc
-text_check(const char *what, const char *s, size_t sz, bool optional,
+enum cs_rc
+store_text_check(const char *what, const char *s, size_t sz, bool optional,
     struct cs_err *err)
 {
 	size_t n = s == NULL ? 0 : strnlen(s, sz);
@@ -1801,15 +1915,15 @@ text_check(const char *what, const char *s, size_t sz, bool optional,
 }
 
 /* Bind p, or SQL NULL when p is NULL or empty. */
-static int
-bind_opt(sqlite3_stmt *s, int i, const char *p)
+int
+store_bind_opt(sqlite3_stmt *s, int i, const char *p)
 {
-	return bind_str(s, i, p != NULL && *p != '\0' ? p : NULL);
+	return store_bind_str(s, i, p != NULL && *p != '\0' ? p : NULL);
 }
 
 /* Bind the contents of b (an empty blob when b holds nothing). */
-static int
-bind_buf(sqlite3_stmt *s, int i, const struct buf *b)
+int
+store_bind_buf(sqlite3_stmt *s, int i, const struct buf *b)
 {
 	if (b == NULL || b->len == 0)
 		return sqlite3_bind_zeroblob(s, i, 0);
@@ -1817,8 +1931,8 @@ bind_buf(sqlite3_stmt *s, int i, const struct buf *b)
 }
 
 /* *out = a copy of blob column i (NULL for SQL NULL when nullable). */
-static enum cs_rc
-col_buf(
+enum cs_rc
+store_col_buf(
     sqlite3_stmt *s, int i, bool nullable, struct buf **out, struct cs_err *err)
 {
 	const void *p;
@@ -1836,8 +1950,8 @@ col_buf(
 }
 
 /* Copy a blob column of exactly len bytes; false when it is not one. */
-static bool
-col_fixed(sqlite3_stmt *s, int i, uint8_t *dst, size_t len)
+bool
+store_col_fixed(sqlite3_stmt *s, int i, uint8_t *dst, size_t len)
 {
 	const void *p = sqlite3_column_blob(s, i);
 
@@ -1851,8 +1965,8 @@ col_fixed(sqlite3_stmt *s, int i, uint8_t *dst, size_t len)
  * Make room in the array v (cap elements of elsz bytes) for element len.
  * Returns the array, moved perhaps, or NULL with *rc set (v unchanged).
  */
-static void *
-list_grow(void *v, size_t *cap, size_t len, size_t elsz, const char *what,
+void *
+store_list_grow(void *v, size_t *cap, size_t len, size_t elsz, const char *what,
     enum cs_rc *rc, struct cs_err *err)
 {
 	void *nv;
@@ -1877,8 +1991,8 @@ list_grow(void *v, size_t *cap, size_t len, size_t elsz, const char *what,
 	return nv;
 }
 
-static int64_t
-time_or_now(int64_t t)
+int64_t
+store_time_or_now(int64_t t)
 {
 	return t > 0 ? t : (int64_t)time(NULL);
 }
@@ -1889,24 +2003,24 @@ time_or_now(int64_t t)
  * status statement.  noun names the object in messages.
  */
 static enum cs_rc
-revoke_finish(struct store_tx *tx, struct query *q, const char *noun,
+revoke_finish(struct store_tx *tx, struct store_q *q, const char *noun,
     const char *id, enum stmt_id status_id, struct cs_err *err)
 {
-	struct query qs;
+	struct store_q qs;
 	enum cs_rc rc;
 	int r;
 
-	r = query_step(q);
+	r = store_q_step(q);
 	if (r != SQLITE_DONE)
-		return query_fail(q, r, err);
+		return store_q_fail(q, r, err);
 	if (sqlite3_changes(tx->c->db) == 1)
 		return CS_OK;
 	rc = query_start(NULL, tx, status_id, &qs, err);
 	if (rc != CS_OK)
 		return rc;
-	r = bind_str(qs.s, 1, id);
+	r = store_bind_str(qs.s, 1, id);
 	if (r == SQLITE_OK)
-		r = query_step(&qs);
+		r = store_q_step(&qs);
 	if (r == SQLITE_ROW)
 		rc = cs_err_set(err, CS_ERR_CONFLICT,
 		    "%s '%s' is revoked already", noun, id);
@@ -1914,8 +2028,8 @@ revoke_finish(struct store_tx *tx, struct query *q, const char *noun,
 		rc = cs_err_set(
 		    err, CS_ERR_NOT_FOUND, "%s '%s' not found", noun, id);
 	else
-		rc = query_fail(&qs, r, err);
-	query_end(&qs);
+		rc = store_q_fail(&qs, r, err);
+	store_q_end(&qs);
 	return rc;
 }
 
@@ -1925,47 +2039,47 @@ enum cs_rc
 store_dept_put(
     struct store_tx *tx, const struct store_dept *d, struct cs_err *err)
 {
-	struct query q = {0};
+	struct store_q q = {0};
 	enum cs_rc rc;
 	int r;
 
-	rc = tx_usable(tx, err);
+	rc = store_tx_usable(tx, err);
 	if (rc != CS_OK)
 		return rc;
 	if (d == NULL) {
 		rc = cs_err_set(err, CS_ERR_INVALID, "no department");
 		goto out;
 	}
-	rc =
-	    text_check("department code", d->code, sizeof(d->code), false, err);
+	rc = store_text_check(
+	    "department code", d->code, sizeof(d->code), false, err);
 	if (rc == CS_OK)
-		rc = text_check(
+		rc = store_text_check(
 		    "department name", d->name, sizeof(d->name), false, err);
 	if (rc == CS_OK)
-		rc = text_check("department region", d->region,
+		rc = store_text_check("department region", d->region,
 		    sizeof(d->region), false, err);
 	if (rc != CS_OK)
 		goto out;
 	rc = query_start(NULL, tx, STMT_DEPT_INSERT, &q, err);
 	if (rc != CS_OK)
 		goto out;
-	r = bind_str(q.s, 1, d->code);
+	r = store_bind_str(q.s, 1, d->code);
 	if (r == SQLITE_OK)
-		r = bind_str(q.s, 2, d->name);
+		r = store_bind_str(q.s, 2, d->name);
 	if (r == SQLITE_OK)
-		r = bind_str(q.s, 3, d->region);
+		r = store_bind_str(q.s, 3, d->region);
 	if (r == SQLITE_OK)
-		r = sqlite3_bind_int64(q.s, 4, time_or_now(d->created));
+		r = sqlite3_bind_int64(q.s, 4, store_time_or_now(d->created));
 	if (r == SQLITE_OK)
-		r = query_step(&q);
+		r = store_q_step(&q);
 	if (r != SQLITE_DONE) {
-		rc = query_fail(&q, r, err);
+		rc = store_q_fail(&q, r, err);
 		if (rc == CS_ERR_CONFLICT)
 			rc = cs_err_set(err, CS_ERR_CONFLICT,
 			    "department '%s' exists already", d->code);
 	}
 out:
-	query_end(&q);
+	store_q_end(&q);
 	if (rc != CS_OK)
 		tx->failed = true;
 	return rc;
@@ -1975,9 +2089,9 @@ static void
 row_dept(sqlite3_stmt *s, struct store_dept *d)
 {
 	memset(d, 0, sizeof(*d));
-	col_copy(s, 0, d->code, sizeof(d->code));
-	col_copy(s, 1, d->name, sizeof(d->name));
-	col_copy(s, 2, d->region, sizeof(d->region));
+	store_col_copy(s, 0, d->code, sizeof(d->code));
+	store_col_copy(s, 1, d->name, sizeof(d->name));
+	store_col_copy(s, 2, d->region, sizeof(d->region));
 	d->created = sqlite3_column_int64(s, 3);
 }
 
@@ -1985,28 +2099,29 @@ enum cs_rc
 store_dept_get(struct store *st, const char *code, struct store_dept *d,
     struct cs_err *err)
 {
-	struct query q = {0};
+	struct store_q q = {0};
 	enum cs_rc rc;
 	int r;
 
 	memset(d, 0, sizeof(*d));
-	rc = text_check("department code", code, STORE_CODE_MAX, false, err);
+	rc = store_text_check(
+	    "department code", code, STORE_CODE_MAX, false, err);
 	if (rc != CS_OK)
 		return rc;
 	rc = query_start(st, NULL, STMT_DEPT_GET, &q, err);
 	if (rc != CS_OK)
 		return rc;
-	r = bind_str(q.s, 1, code);
+	r = store_bind_str(q.s, 1, code);
 	if (r == SQLITE_OK)
-		r = query_step(&q);
+		r = store_q_step(&q);
 	if (r == SQLITE_ROW)
 		row_dept(q.s, d);
 	else if (r == SQLITE_DONE)
 		rc = cs_err_set(
 		    err, CS_ERR_NOT_FOUND, "department '%s' not found", code);
 	else
-		rc = query_fail(&q, r, err);
-	query_end(&q);
+		rc = store_q_fail(&q, r, err);
+	store_q_end(&q);
 	return rc;
 }
 
@@ -2015,7 +2130,7 @@ store_dept_list(
     struct store *st, struct store_dept **out, size_t *n, struct cs_err *err)
 {
 	struct store_dept *v = NULL, *nv;
-	struct query q = {0};
+	struct store_q q = {0};
 	size_t len = 0, cap = 0;
 	enum cs_rc rc;
 	int r;
@@ -2025,8 +2140,8 @@ store_dept_list(
 	rc = query_start(st, NULL, STMT_DEPT_LIST, &q, err);
 	if (rc != CS_OK)
 		return rc;
-	while ((r = query_step(&q)) == SQLITE_ROW) {
-		nv = list_grow(
+	while ((r = store_q_step(&q)) == SQLITE_ROW) {
+		nv = store_list_grow(
 		    v, &cap, len, sizeof(*v), "departments", &rc, err);
 		if (nv == NULL)
 			goto out;
@@ -2034,14 +2149,14 @@ store_dept_list(
 		row_dept(q.s, &v[len++]);
 	}
 	if (r != SQLITE_DONE) {
-		rc = query_fail(&q, r, err);
+		rc = store_q_fail(&q, r, err);
 		goto out;
 	}
 	*out = v;
 	*n = len;
 	v = NULL;
 out:
-	query_end(&q);
+	store_q_end(&q);
 	free(v);
 	return rc;
 }
@@ -2053,20 +2168,21 @@ store_ltype_put(struct store_tx *tx, const char *code, const char *name,
     const char *definition, const char *const *depts, size_t ndepts,
     struct cs_err *err)
 {
-	struct query q = {0};
+	struct store_q q = {0};
 	enum cs_rc rc;
 	size_t i;
 	int r;
 
-	rc = tx_usable(tx, err);
+	rc = store_tx_usable(tx, err);
 	if (rc != CS_OK)
 		return rc;
-	rc = text_check("licence type code", code, STORE_CODE_MAX, false, err);
+	rc = store_text_check(
+	    "licence type code", code, STORE_CODE_MAX, false, err);
 	if (rc == CS_OK)
-		rc = text_check(
+		rc = store_text_check(
 		    "licence type name", name, STORE_TEXT_MAX, false, err);
 	if (rc == CS_OK)
-		rc = text_check("licence type definition", definition,
+		rc = store_text_check("licence type definition", definition,
 		    STORE_DEFINITION_MAX + 1, false, err);
 	if (rc != CS_OK)
 		goto out;
@@ -2077,7 +2193,7 @@ store_ltype_put(struct store_tx *tx, const char *code, const char *name,
 		goto out;
 	}
 	for (i = 0; i < ndepts; i++) {
-		rc = text_check(
+		rc = store_text_check(
 		    "department code", depts[i], STORE_CODE_MAX, false, err);
 		if (rc != CS_OK)
 			goto out;
@@ -2085,34 +2201,34 @@ store_ltype_put(struct store_tx *tx, const char *code, const char *name,
 	rc = query_start(NULL, tx, STMT_LTYPE_INSERT, &q, err);
 	if (rc != CS_OK)
 		goto out;
-	r = bind_str(q.s, 1, code);
+	r = store_bind_str(q.s, 1, code);
 	if (r == SQLITE_OK)
-		r = bind_str(q.s, 2, name);
+		r = store_bind_str(q.s, 2, name);
 	if (r == SQLITE_OK)
-		r = bind_str(q.s, 3, definition);
+		r = store_bind_str(q.s, 3, definition);
 	if (r == SQLITE_OK)
 		r = sqlite3_bind_int64(q.s, 4, (int64_t)time(NULL));
 	if (r == SQLITE_OK)
-		r = query_step(&q);
+		r = store_q_step(&q);
 	if (r != SQLITE_DONE) {
-		rc = query_fail(&q, r, err);
+		rc = store_q_fail(&q, r, err);
 		if (rc == CS_ERR_CONFLICT)
 			rc = cs_err_set(err, CS_ERR_CONFLICT,
 			    "licence type '%s' exists already", code);
 		goto out;
 	}
-	query_end(&q);
+	store_q_end(&q);
 	for (i = 0; i < ndepts; i++) {
 		rc = query_start(NULL, tx, STMT_LTYPE_DEPT_INSERT, &q, err);
 		if (rc != CS_OK)
 			goto out;
-		r = bind_str(q.s, 1, code);
+		r = store_bind_str(q.s, 1, code);
 		if (r == SQLITE_OK)
-			r = bind_str(q.s, 2, depts[i]);
+			r = store_bind_str(q.s, 2, depts[i]);
 		if (r == SQLITE_OK)
-			r = query_step(&q);
+			r = store_q_step(&q);
 		if (r != SQLITE_DONE) {
-			rc = query_fail(&q, r, err);
+			rc = store_q_fail(&q, r, err);
 			/* The type is ours, so the missing row is the dept. */
 			if (rc == CS_ERR_NOT_FOUND)
 				rc = cs_err_set(err, CS_ERR_NOT_FOUND,
@@ -2123,10 +2239,10 @@ store_ltype_put(struct store_tx *tx, const char *code, const char *name,
 				    depts[i]);
 			goto out;
 		}
-		query_end(&q);
+		store_q_end(&q);
 	}
 out:
-	query_end(&q);
+	store_q_end(&q);
 	if (rc != CS_OK)
 		tx->failed = true;
 	return rc;
@@ -2140,8 +2256,8 @@ row_ltype(sqlite3_stmt *s, struct store_ltype *lt, struct cs_err *err)
 	size_t n;
 
 	memset(lt, 0, sizeof(*lt));
-	col_copy(s, 0, lt->code, sizeof(lt->code));
-	col_copy(s, 1, lt->name, sizeof(lt->name));
+	store_col_copy(s, 0, lt->code, sizeof(lt->code));
+	store_col_copy(s, 1, lt->name, sizeof(lt->name));
 	p = sqlite3_column_text(s, 2);
 	n = (size_t)sqlite3_column_bytes(s, 2);
 	lt->definition = buf_from(
@@ -2156,28 +2272,29 @@ enum cs_rc
 store_ltype_get(struct store *st, const char *code, struct store_ltype *lt,
     struct cs_err *err)
 {
-	struct query q = {0};
+	struct store_q q = {0};
 	enum cs_rc rc;
 	int r;
 
 	memset(lt, 0, sizeof(*lt));
-	rc = text_check("licence type code", code, STORE_CODE_MAX, false, err);
+	rc = store_text_check(
+	    "licence type code", code, STORE_CODE_MAX, false, err);
 	if (rc != CS_OK)
 		return rc;
 	rc = query_start(st, NULL, STMT_LTYPE_GET, &q, err);
 	if (rc != CS_OK)
 		return rc;
-	r = bind_str(q.s, 1, code);
+	r = store_bind_str(q.s, 1, code);
 	if (r == SQLITE_OK)
-		r = query_step(&q);
+		r = store_q_step(&q);
 	if (r == SQLITE_ROW)
 		rc = row_ltype(q.s, lt, err);
 	else if (r == SQLITE_DONE)
 		rc = cs_err_set(
 		    err, CS_ERR_NOT_FOUND, "licence type '%s' not found", code);
 	else
-		rc = query_fail(&q, r, err);
-	query_end(&q);
+		rc = store_q_fail(&q, r, err);
+	store_q_end(&q);
 	if (rc != CS_OK)
 		store_ltype_release(lt);
 	return rc;
@@ -2209,7 +2326,7 @@ store_ltype_list(
     struct store *st, struct store_ltype **out, size_t *n, struct cs_err *err)
 {
 	struct store_ltype *v = NULL, *nv;
-	struct query q = {0};
+	struct store_q q = {0};
 	size_t len = 0, cap = 0;
 	enum cs_rc rc;
 	int r;
@@ -2219,8 +2336,8 @@ store_ltype_list(
 	rc = query_start(st, NULL, STMT_LTYPE_LIST, &q, err);
 	if (rc != CS_OK)
 		return rc;
-	while ((r = query_step(&q)) == SQLITE_ROW) {
-		nv = list_grow(
+	while ((r = store_q_step(&q)) == SQLITE_ROW) {
+		nv = store_list_grow(
 		    v, &cap, len, sizeof(*v), "licence types", &rc, err);
 		if (nv == NULL)
 			goto out;
@@ -2231,14 +2348,14 @@ store_ltype_list(
 			goto out;
 	}
 	if (r != SQLITE_DONE) {
-		rc = query_fail(&q, r, err);
+		rc = store_q_fail(&q, r, err);
 		goto out;
 	}
 	*out = v;
 	*n = len;
 	v = NULL;
 out:
-	query_end(&q);
+	store_q_end(&q);
 	store_ltype_list_free(v, len);
 	return rc;
 }
@@ -2247,30 +2364,31 @@ enum cs_rc
 store_ltype_dept_allowed(struct store *st, const char *type, const char *dept,
     bool *allowed, struct cs_err *err)
 {
-	struct query q = {0};
+	struct store_q q = {0};
 	enum cs_rc rc;
 	int r;
 
 	*allowed = false;
-	rc = text_check("licence type code", type, STORE_CODE_MAX, false, err);
+	rc = store_text_check(
+	    "licence type code", type, STORE_CODE_MAX, false, err);
 	if (rc == CS_OK)
-		rc = text_check(
+		rc = store_text_check(
 		    "department code", dept, STORE_CODE_MAX, false, err);
 	if (rc != CS_OK)
 		return rc;
 	rc = query_start(st, NULL, STMT_LTYPE_DEPT_ALLOWED, &q, err);
 	if (rc != CS_OK)
 		return rc;
-	r = bind_str(q.s, 1, type);
+	r = store_bind_str(q.s, 1, type);
 	if (r == SQLITE_OK)
-		r = bind_str(q.s, 2, dept);
+		r = store_bind_str(q.s, 2, dept);
 	if (r == SQLITE_OK)
-		r = query_step(&q);
+		r = store_q_step(&q);
 	if (r == SQLITE_ROW)
 		*allowed = true;
 	else if (r != SQLITE_DONE)
-		rc = query_fail(&q, r, err);
-	query_end(&q);
+		rc = store_q_fail(&q, r, err);
+	store_q_end(&q);
 	return rc;
 }
 
@@ -2291,23 +2409,24 @@ seal_check(struct store *st, const struct store_seal *s, const char **status,
 	unsigned mdlen = 0;
 	enum cs_rc rc;
 
-	rc = text_check("seal id", s->id, sizeof(s->id), false, err);
+	rc = store_text_check("seal id", s->id, sizeof(s->id), false, err);
 	if (rc == CS_OK)
-		rc = text_check(
+		rc = store_text_check(
 		    "seal department", s->dept, sizeof(s->dept), false, err);
 	if (rc == CS_OK)
-		rc = text_check(
+		rc = store_text_check(
 		    "seal name", s->name, sizeof(s->name), false, err);
 	if (rc == CS_OK)
-		rc = text_check("seal alg", s->alg, sizeof(s->alg), false, err);
+		rc = store_text_check(
+		    "seal alg", s->alg, sizeof(s->alg), false, err);
 	if (rc == CS_OK)
-		rc = text_check(
+		rc = store_text_check(
 		    "seal key_uri", s->key_uri, sizeof(s->key_uri), false, err);
 	if (rc == CS_OK)
-		rc = text_check(
+		rc = store_text_check(
 		    "seal status", s->status, sizeof(s->status), true, err);
 	if (rc == CS_OK)
-		rc = text_check(
+		rc = store_text_check(
 		    "seal reason", s->reason, sizeof(s->reason), true, err);
 	if (rc != CS_OK)
 		return rc;
@@ -2344,12 +2463,12 @@ enum cs_rc
 store_seal_put(
     struct store_tx *tx, const struct store_seal *s, struct cs_err *err)
 {
-	struct query q = {0};
+	struct store_q q = {0};
 	const char *status = NULL;
 	enum cs_rc rc;
 	int r;
 
-	rc = tx_usable(tx, err);
+	rc = store_tx_usable(tx, err);
 	if (rc != CS_OK)
 		return rc;
 	if (s == NULL) {
@@ -2362,34 +2481,34 @@ store_seal_put(
 	rc = query_start(NULL, tx, STMT_SEAL_INSERT, &q, err);
 	if (rc != CS_OK)
 		goto out;
-	r = bind_str(q.s, 1, s->id);
+	r = store_bind_str(q.s, 1, s->id);
 	if (r == SQLITE_OK)
-		r = bind_str(q.s, 2, s->dept);
+		r = store_bind_str(q.s, 2, s->dept);
 	if (r == SQLITE_OK)
-		r = bind_str(q.s, 3, s->name);
+		r = store_bind_str(q.s, 3, s->name);
 	if (r == SQLITE_OK)
-		r = bind_str(q.s, 4, s->alg);
+		r = store_bind_str(q.s, 4, s->alg);
 	if (r == SQLITE_OK)
-		r = bind_str(q.s, 5, s->key_uri);
+		r = store_bind_str(q.s, 5, s->key_uri);
 	if (r == SQLITE_OK)
-		r = bind_buf(q.s, 6, s->cert_der);
+		r = store_bind_buf(q.s, 6, s->cert_der);
 	if (r == SQLITE_OK && s->has_image)
-		r = bind_buf(q.s, 7, s->image);
+		r = store_bind_buf(q.s, 7, s->image);
 	if (r == SQLITE_OK && s->has_image)
 		r = sqlite3_bind_blob(
 		    q.s, 8, s->image_sha256, STORE_HASH_LEN, SQLITE_STATIC);
 	if (r == SQLITE_OK)
-		r = bind_str(q.s, 9, status);
+		r = store_bind_str(q.s, 9, status);
 	if (r == SQLITE_OK)
-		r = bind_str(q.s, 10, s->reason);
+		r = store_bind_str(q.s, 10, s->reason);
 	if (r == SQLITE_OK)
-		r = sqlite3_bind_int64(q.s, 11, time_or_now(s->created));
+		r = sqlite3_bind_int64(q.s, 11, store_time_or_now(s->created));
 	if (r == SQLITE_OK && s->revoked_at > 0)
 		r = sqlite3_bind_int64(q.s, 12, s->revoked_at);
 	if (r == SQLITE_OK)
-		r = query_step(&q);
+		r = store_q_step(&q);
 	if (r != SQLITE_DONE) {
-		rc = query_fail(&q, r, err);
+		rc = store_q_fail(&q, r, err);
 		if (rc == CS_ERR_CONFLICT)
 			rc = cs_err_set(err, CS_ERR_CONFLICT,
 			    "seal '%s' exists already", s->id);
@@ -2398,7 +2517,7 @@ store_seal_put(
 			    "department '%s' not found", s->dept);
 	}
 out:
-	query_end(&q);
+	store_q_end(&q);
 	if (rc != CS_OK)
 		tx->failed = true;
 	return rc;
@@ -2409,48 +2528,48 @@ static void
 row_seal(sqlite3_stmt *st, struct store_seal *s)
 {
 	memset(s, 0, sizeof(*s));
-	col_copy(st, 0, s->id, sizeof(s->id));
-	col_copy(st, 1, s->dept, sizeof(s->dept));
-	col_copy(st, 2, s->name, sizeof(s->name));
-	col_copy(st, 3, s->alg, sizeof(s->alg));
-	col_copy(st, 4, s->key_uri, sizeof(s->key_uri));
-	col_copy(st, 5, s->status, sizeof(s->status));
-	col_copy(st, 6, s->reason, sizeof(s->reason));
+	store_col_copy(st, 0, s->id, sizeof(s->id));
+	store_col_copy(st, 1, s->dept, sizeof(s->dept));
+	store_col_copy(st, 2, s->name, sizeof(s->name));
+	store_col_copy(st, 3, s->alg, sizeof(s->alg));
+	store_col_copy(st, 4, s->key_uri, sizeof(s->key_uri));
+	store_col_copy(st, 5, s->status, sizeof(s->status));
+	store_col_copy(st, 6, s->reason, sizeof(s->reason));
 	s->created = sqlite3_column_int64(st, 7);
 	s->revoked_at = sqlite3_column_int64(st, 8);
-	s->has_image = col_fixed(st, 9, s->image_sha256, STORE_HASH_LEN);
+	s->has_image = store_col_fixed(st, 9, s->image_sha256, STORE_HASH_LEN);
 }
 
 enum cs_rc
 store_seal_get(
     struct store *st, const char *id, struct store_seal *s, struct cs_err *err)
 {
-	struct query q = {0};
+	struct store_q q = {0};
 	enum cs_rc rc;
 	int r;
 
 	memset(s, 0, sizeof(*s));
-	rc = text_check("seal id", id, STORE_CODE_MAX, false, err);
+	rc = store_text_check("seal id", id, STORE_CODE_MAX, false, err);
 	if (rc != CS_OK)
 		return rc;
 	rc = query_start(st, NULL, STMT_SEAL_GET, &q, err);
 	if (rc != CS_OK)
 		return rc;
-	r = bind_str(q.s, 1, id);
+	r = store_bind_str(q.s, 1, id);
 	if (r == SQLITE_OK)
-		r = query_step(&q);
+		r = store_q_step(&q);
 	if (r == SQLITE_ROW) {
 		row_seal(q.s, s);
-		rc = col_buf(q.s, 10, false, &s->cert_der, err);
+		rc = store_col_buf(q.s, 10, false, &s->cert_der, err);
 		if (rc == CS_OK && s->has_image)
-			rc = col_buf(q.s, 11, false, &s->image, err);
+			rc = store_col_buf(q.s, 11, false, &s->image, err);
 	} else if (r == SQLITE_DONE) {
 		rc = cs_err_set(
 		    err, CS_ERR_NOT_FOUND, "seal '%s' not found", id);
 	} else {
-		rc = query_fail(&q, r, err);
+		rc = store_q_fail(&q, r, err);
 	}
-	query_end(&q);
+	store_q_end(&q);
 	if (rc != CS_OK)
 		store_seal_release(s);
 	return rc;
@@ -2471,7 +2590,7 @@ store_seal_list(struct store *st, const char *dept, struct store_seal **out,
     size_t *n, struct cs_err *err)
 {
 	struct store_seal *v = NULL, *nv;
-	struct query q = {0};
+	struct store_q q = {0};
 	size_t len = 0, cap = 0;
 	enum cs_rc rc;
 	int r = SQLITE_OK;
@@ -2479,7 +2598,7 @@ store_seal_list(struct store *st, const char *dept, struct store_seal **out,
 	*out = NULL;
 	*n = 0;
 	if (dept != NULL) {
-		rc = text_check(
+		rc = store_text_check(
 		    "department code", dept, STORE_CODE_MAX, false, err);
 		if (rc != CS_OK)
 			return rc;
@@ -2489,9 +2608,10 @@ store_seal_list(struct store *st, const char *dept, struct store_seal **out,
 	if (rc != CS_OK)
 		return rc;
 	if (dept != NULL)
-		r = bind_str(q.s, 1, dept);
-	while (r == SQLITE_OK && (r = query_step(&q)) == SQLITE_ROW) {
-		nv = list_grow(v, &cap, len, sizeof(*v), "seals", &rc, err);
+		r = store_bind_str(q.s, 1, dept);
+	while (r == SQLITE_OK && (r = store_q_step(&q)) == SQLITE_ROW) {
+		nv = store_list_grow(
+		    v, &cap, len, sizeof(*v), "seals", &rc, err);
 		if (nv == NULL)
 			goto out;
 		v = nv;
@@ -2499,14 +2619,14 @@ store_seal_list(struct store *st, const char *dept, struct store_seal **out,
 		r = SQLITE_OK;
 	}
 	if (r != SQLITE_DONE) {
-		rc = query_fail(&q, r, err);
+		rc = store_q_fail(&q, r, err);
 		goto out;
 	}
 	*out = v;
 	*n = len;
 	v = NULL;
 out:
-	query_end(&q);
+	store_q_end(&q);
 	free(v);
 	return rc;
 }
@@ -2515,34 +2635,34 @@ enum cs_rc
 store_seal_revoke(struct store_tx *tx, const char *id, const char *reason,
     int64_t when, struct cs_err *err)
 {
-	struct query q = {0};
+	struct store_q q = {0};
 	enum cs_rc rc;
 	int r;
 
-	rc = tx_usable(tx, err);
+	rc = store_tx_usable(tx, err);
 	if (rc != CS_OK)
 		return rc;
-	rc = text_check("seal id", id, STORE_CODE_MAX, false, err);
+	rc = store_text_check("seal id", id, STORE_CODE_MAX, false, err);
 	if (rc == CS_OK)
-		rc = text_check(
+		rc = store_text_check(
 		    "revocation reason", reason, STORE_TEXT_MAX, true, err);
 	if (rc != CS_OK)
 		goto out;
 	rc = query_start(NULL, tx, STMT_SEAL_REVOKE, &q, err);
 	if (rc != CS_OK)
 		goto out;
-	r = bind_str(q.s, 1, id);
+	r = store_bind_str(q.s, 1, id);
 	if (r == SQLITE_OK)
-		r = bind_str(q.s, 2, reason != NULL ? reason : "");
+		r = store_bind_str(q.s, 2, reason != NULL ? reason : "");
 	if (r == SQLITE_OK)
-		r = sqlite3_bind_int64(q.s, 3, time_or_now(when));
+		r = sqlite3_bind_int64(q.s, 3, store_time_or_now(when));
 	if (r != SQLITE_OK) {
-		rc = query_fail(&q, r, err);
+		rc = store_q_fail(&q, r, err);
 		goto out;
 	}
 	rc = revoke_finish(tx, &q, "seal", id, STMT_SEAL_STATUS, err);
 out:
-	query_end(&q);
+	store_q_end(&q);
 	if (rc != CS_OK)
 		tx->failed = true;
 	return rc;
@@ -2557,21 +2677,21 @@ client_check(
 	bool issuer, holder;
 	enum cs_rc rc;
 
-	rc = text_check("client id", c->id, sizeof(c->id), false, err);
+	rc = store_text_check("client id", c->id, sizeof(c->id), false, err);
 	if (rc == CS_OK)
-		rc = text_check(
+		rc = store_text_check(
 		    "client name", c->name, sizeof(c->name), false, err);
 	if (rc == CS_OK)
-		rc = text_check(
+		rc = store_text_check(
 		    "client role", c->role, sizeof(c->role), false, err);
 	if (rc == CS_OK)
-		rc = text_check(
+		rc = store_text_check(
 		    "client dept", c->dept, sizeof(c->dept), true, err);
 	if (rc == CS_OK)
-		rc = text_check("client holder_ref", c->holder_ref,
+		rc = store_text_check("client holder_ref", c->holder_ref,
 		    sizeof(c->holder_ref), true, err);
 	if (rc == CS_OK)
-		rc = text_check(
+		rc = store_text_check(
 		    "client status", c->status, sizeof(c->status), true, err);
 	if (rc != CS_OK)
 		return rc;
@@ -2597,12 +2717,12 @@ enum cs_rc
 store_client_put(
     struct store_tx *tx, const struct store_client *c, struct cs_err *err)
 {
-	struct query q = {0};
+	struct store_q q = {0};
 	const char *status = NULL;
 	enum cs_rc rc;
 	int r;
 
-	rc = tx_usable(tx, err);
+	rc = store_tx_usable(tx, err);
 	if (rc != CS_OK)
 		return rc;
 	if (c == NULL) {
@@ -2615,28 +2735,28 @@ store_client_put(
 	rc = query_start(NULL, tx, STMT_CLIENT_INSERT, &q, err);
 	if (rc != CS_OK)
 		goto out;
-	r = bind_str(q.s, 1, c->id);
+	r = store_bind_str(q.s, 1, c->id);
 	if (r == SQLITE_OK)
-		r = bind_str(q.s, 2, c->name);
+		r = store_bind_str(q.s, 2, c->name);
 	if (r == SQLITE_OK)
-		r = bind_str(q.s, 3, c->role);
+		r = store_bind_str(q.s, 3, c->role);
 	if (r == SQLITE_OK)
-		r = bind_opt(q.s, 4, c->dept);
+		r = store_bind_opt(q.s, 4, c->dept);
 	if (r == SQLITE_OK)
-		r = bind_opt(q.s, 5, c->holder_ref);
+		r = store_bind_opt(q.s, 5, c->holder_ref);
 	if (r == SQLITE_OK)
 		r = sqlite3_bind_blob(
 		    q.s, 6, c->secret_hash, STORE_HASH_LEN, SQLITE_STATIC);
 	if (r == SQLITE_OK)
-		r = bind_str(q.s, 7, status);
+		r = store_bind_str(q.s, 7, status);
 	if (r == SQLITE_OK)
-		r = sqlite3_bind_int64(q.s, 8, time_or_now(c->created));
+		r = sqlite3_bind_int64(q.s, 8, store_time_or_now(c->created));
 	if (r == SQLITE_OK && c->revoked_at > 0)
 		r = sqlite3_bind_int64(q.s, 9, c->revoked_at);
 	if (r == SQLITE_OK)
-		r = query_step(&q);
+		r = store_q_step(&q);
 	if (r != SQLITE_DONE) {
-		rc = query_fail(&q, r, err);
+		rc = store_q_fail(&q, r, err);
 		if (rc == CS_ERR_CONFLICT)
 			rc = cs_err_set(err, CS_ERR_CONFLICT,
 			    "client '%s' or its secret exists already", c->id);
@@ -2645,7 +2765,7 @@ store_client_put(
 			    "department '%s' not found", c->dept);
 	}
 out:
-	query_end(&q);
+	store_q_end(&q);
 	if (rc != CS_OK)
 		tx->failed = true;
 	return rc;
@@ -2656,13 +2776,13 @@ static void
 row_client(sqlite3_stmt *s, struct store_client *c)
 {
 	memset(c, 0, sizeof(*c));
-	col_copy(s, 0, c->id, sizeof(c->id));
-	col_copy(s, 1, c->name, sizeof(c->name));
-	col_copy(s, 2, c->role, sizeof(c->role));
-	col_copy(s, 3, c->dept, sizeof(c->dept));
-	col_copy(s, 4, c->holder_ref, sizeof(c->holder_ref));
-	(void)col_fixed(s, 5, c->secret_hash, STORE_HASH_LEN);
-	col_copy(s, 6, c->status, sizeof(c->status));
+	store_col_copy(s, 0, c->id, sizeof(c->id));
+	store_col_copy(s, 1, c->name, sizeof(c->name));
+	store_col_copy(s, 2, c->role, sizeof(c->role));
+	store_col_copy(s, 3, c->dept, sizeof(c->dept));
+	store_col_copy(s, 4, c->holder_ref, sizeof(c->holder_ref));
+	(void)store_col_fixed(s, 5, c->secret_hash, STORE_HASH_LEN);
+	store_col_copy(s, 6, c->status, sizeof(c->status));
 	c->created = sqlite3_column_int64(s, 7);
 	c->revoked_at = sqlite3_column_int64(s, 8);
 }
@@ -2672,7 +2792,7 @@ static enum cs_rc
 client_get_by(struct store *st, enum stmt_id id, const void *key, size_t keylen,
     const char *what, struct store_client *c, struct cs_err *err)
 {
-	struct query q = {0};
+	struct store_q q = {0};
 	enum cs_rc rc;
 	int r;
 
@@ -2683,16 +2803,16 @@ client_get_by(struct store *st, enum stmt_id id, const void *key, size_t keylen,
 	if (id == STMT_CLIENT_BY_HASH)
 		r = sqlite3_bind_blob(q.s, 1, key, (int)keylen, SQLITE_STATIC);
 	else
-		r = bind_str(q.s, 1, key);
+		r = store_bind_str(q.s, 1, key);
 	if (r == SQLITE_OK)
-		r = query_step(&q);
+		r = store_q_step(&q);
 	if (r == SQLITE_ROW)
 		row_client(q.s, c);
 	else if (r == SQLITE_DONE)
 		rc = cs_err_set(err, CS_ERR_NOT_FOUND, "%s not found", what);
 	else
-		rc = query_fail(&q, r, err);
-	query_end(&q);
+		rc = store_q_fail(&q, r, err);
+	store_q_end(&q);
 	return rc;
 }
 
@@ -2720,7 +2840,7 @@ store_client_get(struct store *st, const char *id, struct store_client *c,
 	enum cs_rc rc;
 
 	memset(c, 0, sizeof(*c));
-	rc = text_check("client id", id, STORE_CODE_MAX, false, err);
+	rc = store_text_check("client id", id, STORE_CODE_MAX, false, err);
 	if (rc != CS_OK)
 		return rc;
 	snprintf(what, sizeof(what), "client '%s'", id);
@@ -2732,7 +2852,7 @@ store_client_list(
     struct store *st, struct store_client **out, size_t *n, struct cs_err *err)
 {
 	struct store_client *v = NULL, *nv;
-	struct query q = {0};
+	struct store_q q = {0};
 	size_t len = 0, cap = 0;
 	enum cs_rc rc;
 	int r;
@@ -2742,22 +2862,23 @@ store_client_list(
 	rc = query_start(st, NULL, STMT_CLIENT_LIST, &q, err);
 	if (rc != CS_OK)
 		return rc;
-	while ((r = query_step(&q)) == SQLITE_ROW) {
-		nv = list_grow(v, &cap, len, sizeof(*v), "clients", &rc, err);
+	while ((r = store_q_step(&q)) == SQLITE_ROW) {
+		nv = store_list_grow(
+		    v, &cap, len, sizeof(*v), "clients", &rc, err);
 		if (nv == NULL)
 			goto out;
 		v = nv;
 		row_client(q.s, &v[len++]);
 	}
 	if (r != SQLITE_DONE) {
-		rc = query_fail(&q, r, err);
+		rc = store_q_fail(&q, r, err);
 		goto out;
 	}
 	*out = v;
 	*n = len;
 	v = NULL;
 out:
-	query_end(&q);
+	store_q_end(&q);
 	free(v);
 	return rc;
 }
@@ -2766,29 +2887,29 @@ enum cs_rc
 store_client_revoke(
     struct store_tx *tx, const char *id, int64_t when, struct cs_err *err)
 {
-	struct query q = {0};
+	struct store_q q = {0};
 	enum cs_rc rc;
 	int r;
 
-	rc = tx_usable(tx, err);
+	rc = store_tx_usable(tx, err);
 	if (rc != CS_OK)
 		return rc;
-	rc = text_check("client id", id, STORE_CODE_MAX, false, err);
+	rc = store_text_check("client id", id, STORE_CODE_MAX, false, err);
 	if (rc != CS_OK)
 		goto out;
 	rc = query_start(NULL, tx, STMT_CLIENT_REVOKE, &q, err);
 	if (rc != CS_OK)
 		goto out;
-	r = bind_str(q.s, 1, id);
+	r = store_bind_str(q.s, 1, id);
 	if (r == SQLITE_OK)
-		r = sqlite3_bind_int64(q.s, 2, time_or_now(when));
+		r = sqlite3_bind_int64(q.s, 2, store_time_or_now(when));
 	if (r != SQLITE_OK) {
-		rc = query_fail(&q, r, err);
+		rc = store_q_fail(&q, r, err);
 		goto out;
 	}
 	rc = revoke_finish(tx, &q, "client", id, STMT_CLIENT_STATUS, err);
 out:
-	query_end(&q);
+	store_q_end(&q);
 	if (rc != CS_OK)
 		tx->failed = true;
 	return rc;
@@ -2801,21 +2922,21 @@ licence_check(const struct store_licence *l, struct cs_err *err)
 {
 	enum cs_rc rc;
 
-	rc = text_check("licence id", l->id, sizeof(l->id), false, err);
+	rc = store_text_check("licence id", l->id, sizeof(l->id), false, err);
 	if (rc == CS_OK)
-		rc = text_check(
+		rc = store_text_check(
 		    "licence type", l->type, sizeof(l->type), false, err);
 	if (rc == CS_OK)
-		rc = text_check(
+		rc = store_text_check(
 		    "licence dept", l->dept, sizeof(l->dept), false, err);
 	if (rc == CS_OK)
-		rc = text_check("licence seal_id", l->seal_id,
+		rc = store_text_check("licence seal_id", l->seal_id,
 		    sizeof(l->seal_id), false, err);
 	if (rc == CS_OK)
-		rc = text_check("licence holder_ref", l->holder_ref,
+		rc = store_text_check("licence holder_ref", l->holder_ref,
 		    sizeof(l->holder_ref), false, err);
 	if (rc == CS_OK)
-		rc = text_check(
+		rc = store_text_check(
 		    "licence status", l->status, sizeof(l->status), false, err);
 	if (rc != CS_OK)
 		return rc;
@@ -2841,11 +2962,11 @@ enum cs_rc
 store_licence_put(
     struct store_tx *tx, const struct store_licence *l, struct cs_err *err)
 {
-	struct query q = {0};
+	struct store_q q = {0};
 	enum cs_rc rc;
 	int r;
 
-	rc = tx_usable(tx, err);
+	rc = store_tx_usable(tx, err);
 	if (rc != CS_OK)
 		return rc;
 	if (l == NULL) {
@@ -2858,33 +2979,41 @@ store_licence_put(
 	rc = query_start(NULL, tx, STMT_LICENCE_INSERT, &q, err);
 	if (rc != CS_OK)
 		goto out;
-	r = bind_str(q.s, 1, l->id);
+	r = store_bind_str(q.s, 1, l->id);
 	if (r == SQLITE_OK)
 		r = sqlite3_bind_int(q.s, 2, l->version);
 	if (r == SQLITE_OK)
-		r = bind_str(q.s, 3, l->type);
+		r = store_bind_str(q.s, 3, l->type);
 	if (r == SQLITE_OK)
-		r = bind_str(q.s, 4, l->dept);
+		r = store_bind_str(q.s, 4, l->dept);
 	if (r == SQLITE_OK)
-		r = bind_str(q.s, 5, l->seal_id);
+		r = store_bind_str(q.s, 5, l->seal_id);
 	if (r == SQLITE_OK)
-		r = bind_str(q.s, 6, l->holder_ref);
+		r = store_bind_str(q.s, 6, l->holder_ref);
 	if (r == SQLITE_OK)
-		r = bind_str(q.s, 7, l->status);
+		r = store_bind_str(q.s, 7, l->status);
 	if (r == SQLITE_OK)
-		r = sqlite3_bind_int64(q.s, 8, time_or_now(l->issued_at));
+		r = sqlite3_bind_int64(q.s, 8, store_time_or_now(l->issued_at));
 	if (r == SQLITE_OK)
 		r = sqlite3_bind_int64(q.s, 9, l->valid_from);
 	if (r == SQLITE_OK)
 		r = sqlite3_bind_int64(q.s, 10, l->valid_until);
 	if (r == SQLITE_OK)
-		r = bind_buf(q.s, 11, l->document);
+		r = store_bind_buf(q.s, 11, l->document);
 	if (r == SQLITE_OK)
-		r = bind_buf(q.s, 12, l->seal_der);
+		r = store_bind_buf(q.s, 12, l->seal_der);
 	if (r == SQLITE_OK)
-		r = query_step(&q);
+		r = l->has_status_slot
+		    ? sqlite3_bind_int64(q.s, 13, l->status_list)
+		    : sqlite3_bind_null(q.s, 13);
+	if (r == SQLITE_OK)
+		r = l->has_status_slot
+		    ? sqlite3_bind_int64(q.s, 14, l->status_idx)
+		    : sqlite3_bind_null(q.s, 14);
+	if (r == SQLITE_OK)
+		r = store_q_step(&q);
 	if (r != SQLITE_DONE) {
-		rc = query_fail(&q, r, err);
+		rc = store_q_fail(&q, r, err);
 		if (rc == CS_ERR_CONFLICT)
 			rc = cs_err_set(err, CS_ERR_CONFLICT,
 			    "licence '%s' version %d exists already", l->id,
@@ -2896,7 +3025,7 @@ store_licence_put(
 			    l->id);
 	}
 out:
-	query_end(&q);
+	store_q_end(&q);
 	if (rc != CS_OK)
 		tx->failed = true;
 	return rc;
@@ -2907,28 +3036,34 @@ static void
 row_licence(sqlite3_stmt *s, struct store_licence *l)
 {
 	memset(l, 0, sizeof(*l));
-	col_copy(s, 0, l->id, sizeof(l->id));
+	store_col_copy(s, 0, l->id, sizeof(l->id));
 	l->version = sqlite3_column_int(s, 1);
-	col_copy(s, 2, l->type, sizeof(l->type));
-	col_copy(s, 3, l->dept, sizeof(l->dept));
-	col_copy(s, 4, l->seal_id, sizeof(l->seal_id));
-	col_copy(s, 5, l->holder_ref, sizeof(l->holder_ref));
-	col_copy(s, 6, l->status, sizeof(l->status));
+	store_col_copy(s, 2, l->type, sizeof(l->type));
+	store_col_copy(s, 3, l->dept, sizeof(l->dept));
+	store_col_copy(s, 4, l->seal_id, sizeof(l->seal_id));
+	store_col_copy(s, 5, l->holder_ref, sizeof(l->holder_ref));
+	store_col_copy(s, 6, l->status, sizeof(l->status));
 	l->issued_at = sqlite3_column_int64(s, 7);
 	l->valid_from = sqlite3_column_int64(s, 8);
 	l->valid_until = sqlite3_column_int64(s, 9);
+	store_col_copy(s, 10, l->status_reason, sizeof(l->status_reason));
+	l->status_changed = sqlite3_column_int64(s, 11);
+	l->status_list = sqlite3_column_int64(s, 12);
+	l->status_idx = sqlite3_column_int64(s, 13);
+	l->has_status_slot = l->status_list >= 0 && l->status_idx >= 0;
 }
 
 enum cs_rc
 store_licence_get(struct store *st, const char *id, int version,
     struct store_licence *l, struct cs_err *err)
 {
-	struct query q = {0};
+	struct store_q q = {0};
 	enum cs_rc rc;
 	int r;
 
 	memset(l, 0, sizeof(*l));
-	rc = text_check("licence id", id, STORE_LICENCE_ID_MAX, false, err);
+	rc = store_text_check(
+	    "licence id", id, STORE_LICENCE_ID_MAX, false, err);
 	if (rc != CS_OK)
 		return rc;
 	if (version < 0)
@@ -2938,16 +3073,16 @@ store_licence_get(struct store *st, const char *id, int version,
 	    version == 0 ? STMT_LICENCE_GET_LATEST : STMT_LICENCE_GET, &q, err);
 	if (rc != CS_OK)
 		return rc;
-	r = bind_str(q.s, 1, id);
+	r = store_bind_str(q.s, 1, id);
 	if (r == SQLITE_OK && version > 0)
 		r = sqlite3_bind_int(q.s, 2, version);
 	if (r == SQLITE_OK)
-		r = query_step(&q);
+		r = store_q_step(&q);
 	if (r == SQLITE_ROW) {
 		row_licence(q.s, l);
-		rc = col_buf(q.s, 10, false, &l->document, err);
+		rc = store_col_buf(q.s, 14, false, &l->document, err);
 		if (rc == CS_OK)
-			rc = col_buf(q.s, 11, false, &l->seal_der, err);
+			rc = store_col_buf(q.s, 15, false, &l->seal_der, err);
 	} else if (r == SQLITE_DONE) {
 		if (version == 0)
 			rc = cs_err_set(err, CS_ERR_NOT_FOUND,
@@ -2956,9 +3091,9 @@ store_licence_get(struct store *st, const char *id, int version,
 			rc = cs_err_set(err, CS_ERR_NOT_FOUND,
 			    "licence '%s' version %d not found", id, version);
 	} else {
-		rc = query_fail(&q, r, err);
+		rc = store_q_fail(&q, r, err);
 	}
-	query_end(&q);
+	store_q_end(&q);
 	if (rc != CS_OK)
 		store_licence_release(l);
 	return rc;
@@ -2979,7 +3114,7 @@ store_licence_list(struct store *st, const char *holder_ref, const char *dept,
     size_t limit, struct store_licence **out, size_t *n, struct cs_err *err)
 {
 	struct store_licence *v = NULL, *nv;
-	struct query q = {0};
+	struct store_q q = {0};
 	size_t len = 0, cap = 0;
 	enum cs_rc rc;
 	int r;
@@ -2987,10 +3122,10 @@ store_licence_list(struct store *st, const char *holder_ref, const char *dept,
 	*out = NULL;
 	*n = 0;
 	if (holder_ref != NULL)
-		rc = text_check("holder_ref", holder_ref, sizeof(v->holder_ref),
-		    false, err);
+		rc = store_text_check("holder_ref", holder_ref,
+		    sizeof(v->holder_ref), false, err);
 	else
-		rc = text_check(
+		rc = store_text_check(
 		    "department code", dept, STORE_CODE_MAX, false, err);
 	if (rc != CS_OK)
 		return rc;
@@ -3002,11 +3137,12 @@ store_licence_list(struct store *st, const char *holder_ref, const char *dept,
 	    &q, err);
 	if (rc != CS_OK)
 		return rc;
-	r = bind_str(q.s, 1, holder_ref != NULL ? holder_ref : dept);
+	r = store_bind_str(q.s, 1, holder_ref != NULL ? holder_ref : dept);
 	if (r == SQLITE_OK)
 		r = sqlite3_bind_int64(q.s, 2, (int64_t)limit);
-	while (r == SQLITE_OK && (r = query_step(&q)) == SQLITE_ROW) {
-		nv = list_grow(v, &cap, len, sizeof(*v), "licences", &rc, err);
+	while (r == SQLITE_OK && (r = store_q_step(&q)) == SQLITE_ROW) {
+		nv = store_list_grow(
+		    v, &cap, len, sizeof(*v), "licences", &rc, err);
 		if (nv == NULL)
 			goto out;
 		v = nv;
@@ -3014,14 +3150,14 @@ store_licence_list(struct store *st, const char *holder_ref, const char *dept,
 		r = SQLITE_OK;
 	}
 	if (r != SQLITE_DONE) {
-		rc = query_fail(&q, r, err);
+		rc = store_q_fail(&q, r, err);
 		goto out;
 	}
 	*out = v;
 	*n = len;
 	v = NULL;
 out:
-	query_end(&q);
+	store_q_end(&q);
 	free(v);
 	return rc;
 }
@@ -3032,17 +3168,18 @@ enum cs_rc
 store_serial_reserve(struct store_tx *tx, const char *type, const char *dept,
     int year, int count, int64_t *first, struct cs_err *err)
 {
-	struct query q = {0};
+	struct store_q q = {0};
 	enum cs_rc rc;
 	int r;
 
 	*first = 0;
-	rc = tx_usable(tx, err);
+	rc = store_tx_usable(tx, err);
 	if (rc != CS_OK)
 		return rc;
-	rc = text_check("licence type code", type, STORE_CODE_MAX, false, err);
+	rc = store_text_check(
+	    "licence type code", type, STORE_CODE_MAX, false, err);
 	if (rc == CS_OK)
-		rc = text_check(
+		rc = store_text_check(
 		    "department code", dept, STORE_CODE_MAX, false, err);
 	if (rc != CS_OK)
 		goto out;
@@ -3059,21 +3196,21 @@ store_serial_reserve(struct store_tx *tx, const char *type, const char *dept,
 	rc = query_start(NULL, tx, STMT_SERIAL_RESERVE, &q, err);
 	if (rc != CS_OK)
 		goto out;
-	r = bind_str(q.s, 1, type);
+	r = store_bind_str(q.s, 1, type);
 	if (r == SQLITE_OK)
-		r = bind_str(q.s, 2, dept);
+		r = store_bind_str(q.s, 2, dept);
 	if (r == SQLITE_OK)
 		r = sqlite3_bind_int(q.s, 3, year);
 	if (r == SQLITE_OK)
 		r = sqlite3_bind_int(q.s, 4, count);
 	if (r == SQLITE_OK)
-		r = query_step(&q);
+		r = store_q_step(&q);
 	/* RETURNING: the row is written by this first step. */
 	if (r == SQLITE_ROW) {
 		*first = sqlite3_column_int64(q.s, 0);
 		goto out;
 	}
-	rc = query_fail(&q, r, err);
+	rc = store_q_fail(&q, r, err);
 	if (rc == CS_ERR_NOT_FOUND)
 		rc = cs_err_set(err, CS_ERR_NOT_FOUND,
 		    "licence type '%s' or department '%s' not found", type,
@@ -3083,7 +3220,7 @@ store_serial_reserve(struct store_tx *tx, const char *type, const char *dept,
 		    "serial numbers of '%s' for '%s' in %d are exhausted", type,
 		    dept, year);
 out:
-	query_end(&q);
+	store_q_end(&q);
 	if (rc != CS_OK)
 		tx->failed = true;
 	return rc;
@@ -3102,7 +3239,7 @@ store_idem_get(struct store *st, struct store_tx *tx, const char *client,
     const char *key, uint8_t req_hash[STORE_HASH_LEN], char *licence_id,
     size_t idsz, int *version, struct cs_err *err)
 {
-	struct query q = {0};
+	struct store_q q = {0};
 	enum cs_rc rc;
 	int r;
 
@@ -3111,13 +3248,13 @@ store_idem_get(struct store *st, struct store_tx *tx, const char *client,
 		licence_id[0] = '\0';
 	*version = 0;
 	if (tx != NULL) {
-		rc = tx_usable(tx, err);
+		rc = store_tx_usable(tx, err);
 		if (rc != CS_OK)
 			return rc;
 	}
-	rc = text_check("client id", client, STORE_CODE_MAX, false, err);
+	rc = store_text_check("client id", client, STORE_CODE_MAX, false, err);
 	if (rc == CS_OK)
-		rc = text_check(
+		rc = store_text_check(
 		    "idempotency key", key, STORE_IDEM_KEY_MAX, false, err);
 	if (rc == CS_OK && idsz < STORE_LICENCE_ID_MAX)
 		rc = cs_err_set(err, CS_ERR_INVALID,
@@ -3128,27 +3265,27 @@ store_idem_get(struct store *st, struct store_tx *tx, const char *client,
 	rc = query_start(st, tx, STMT_IDEM_GET, &q, err);
 	if (rc != CS_OK)
 		goto out;
-	r = bind_str(q.s, 1, client);
+	r = store_bind_str(q.s, 1, client);
 	if (r == SQLITE_OK)
-		r = bind_str(q.s, 2, key);
+		r = store_bind_str(q.s, 2, key);
 	if (r == SQLITE_OK)
-		r = query_step(&q);
+		r = store_q_step(&q);
 	if (r == SQLITE_ROW) {
-		if (!col_fixed(q.s, 0, req_hash, STORE_HASH_LEN)) {
+		if (!store_col_fixed(q.s, 0, req_hash, STORE_HASH_LEN)) {
 			rc = cs_err_set(err, CS_ERR_STORE,
 			    "idempotency key has a corrupt request hash");
 			goto out;
 		}
-		col_copy(q.s, 1, licence_id, idsz);
+		store_col_copy(q.s, 1, licence_id, idsz);
 		*version = sqlite3_column_int(q.s, 2);
 	} else if (r == SQLITE_DONE) {
 		rc = cs_err_set(
 		    err, CS_ERR_NOT_FOUND, "idempotency key not found");
 	} else {
-		rc = query_fail(&q, r, err);
+		rc = store_q_fail(&q, r, err);
 	}
 out:
-	query_end(&q);
+	store_q_end(&q);
 	if (tx != NULL && rc != CS_OK && rc != CS_ERR_NOT_FOUND)
 		tx->failed = true;
 	return rc;
@@ -3159,19 +3296,19 @@ store_idem_put(struct store_tx *tx, const char *client, const char *key,
     const uint8_t req_hash[STORE_HASH_LEN], const char *licence_id, int version,
     struct cs_err *err)
 {
-	struct query q = {0};
+	struct store_q q = {0};
 	enum cs_rc rc;
 	int r;
 
-	rc = tx_usable(tx, err);
+	rc = store_tx_usable(tx, err);
 	if (rc != CS_OK)
 		return rc;
-	rc = text_check("client id", client, STORE_CODE_MAX, false, err);
+	rc = store_text_check("client id", client, STORE_CODE_MAX, false, err);
 	if (rc == CS_OK)
-		rc = text_check(
+		rc = store_text_check(
 		    "idempotency key", key, STORE_IDEM_KEY_MAX, false, err);
 	if (rc == CS_OK)
-		rc = text_check(
+		rc = store_text_check(
 		    "licence id", licence_id, STORE_LICENCE_ID_MAX, false, err);
 	if (rc == CS_OK && (req_hash == NULL || version < 1))
 		rc = cs_err_set(err, CS_ERR_INVALID,
@@ -3181,22 +3318,22 @@ store_idem_put(struct store_tx *tx, const char *client, const char *key,
 	rc = query_start(NULL, tx, STMT_IDEM_INSERT, &q, err);
 	if (rc != CS_OK)
 		goto out;
-	r = bind_str(q.s, 1, client);
+	r = store_bind_str(q.s, 1, client);
 	if (r == SQLITE_OK)
-		r = bind_str(q.s, 2, key);
+		r = store_bind_str(q.s, 2, key);
 	if (r == SQLITE_OK)
 		r = sqlite3_bind_blob(
 		    q.s, 3, req_hash, STORE_HASH_LEN, SQLITE_STATIC);
 	if (r == SQLITE_OK)
-		r = bind_str(q.s, 4, licence_id);
+		r = store_bind_str(q.s, 4, licence_id);
 	if (r == SQLITE_OK)
 		r = sqlite3_bind_int(q.s, 5, version);
 	if (r == SQLITE_OK)
 		r = sqlite3_bind_int64(q.s, 6, (int64_t)time(NULL));
 	if (r == SQLITE_OK)
-		r = query_step(&q);
+		r = store_q_step(&q);
 	if (r != SQLITE_DONE) {
-		rc = query_fail(&q, r, err);
+		rc = store_q_fail(&q, r, err);
 		if (rc == CS_ERR_CONFLICT)
 			rc = cs_err_set(err, CS_ERR_CONFLICT,
 			    "idempotency key is used already");
@@ -3206,7 +3343,7 @@ store_idem_put(struct store_tx *tx, const char *client, const char *key,
 			    version);
 	}
 out:
-	query_end(&q);
+	store_q_end(&q);
 	if (rc != CS_OK)
 		tx->failed = true;
 	return rc;

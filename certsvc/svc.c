@@ -17,7 +17,10 @@
 #include "certsvc/licence.h"
 #include "certsvc/log.h"
 #include "certsvc/mem.h"
+#include "certsvc/pkistatus.h"
+#include "certsvc/report.h"
 #include "certsvc/seal.h"
+#include "certsvc/statuslist.h"
 #include "certsvc/svc.h"
 #include "crypto/crypto.h"
 
@@ -167,6 +170,12 @@ svc_open(const char *config_path, unsigned flags, struct svc **out,
 		rc = seal_cache_init(svc, err);
 	if (rc == CS_OK)
 		rc = licence_serials_init(svc, err);
+	if (rc == CS_OK)
+		rc = report_init(svc, err);
+	if (rc == CS_OK)
+		rc = pkistatus_init(svc, err);
+	if (rc == CS_OK)
+		rc = statuslist_init(svc, err);
 	if (rc != CS_OK)
 		goto fail;
 	if (flags & SVC_OPEN_STORE) {
@@ -206,6 +215,10 @@ svc_free(struct svc *svc)
 {
 	if (svc == NULL)
 		return;
+	svc_refresher_stop(svc);
+	statuslist_free(svc);
+	pkistatus_free(svc);
+	report_free(svc);
 	seal_cache_free(svc);
 	licence_serials_free(svc);
 	p11_token_free(svc->token);

@@ -6,6 +6,7 @@
 #ifndef CERTSVC_SVC_H
 #define CERTSVC_SVC_H
 
+#include <pthread.h>
 #include <stdbool.h>
 
 #include <openssl/x509.h>
@@ -17,6 +18,10 @@
 
 struct seal_cache;
 struct serial_alloc;
+struct report_state;
+struct pkistatus;
+struct statuslist_cache;
+struct svc_refresher;
 
 struct svc {
 	struct cfg cfg;
@@ -28,8 +33,12 @@ struct svc {
 	/* Key of holder_ref_make(): DATA/holder-key, 32 bytes as 64 hex. */
 	unsigned char holder_key[32];
 	bool has_holder_key;
-	struct seal_cache *seals;     /* seal.c: signers by seal id */
-	struct serial_alloc *serials; /* licence.c: serial blocks */
+	struct seal_cache *seals;        /* seal.c: signers by seal id */
+	struct serial_alloc *serials;    /* licence.c: serial blocks */
+	struct report_state *reports;    /* report.c: in-memory report key */
+	struct pkistatus *pki;           /* pkistatus.c: OCSP responses, CRLs */
+	struct statuslist_cache *slists; /* statuslist.c: signed lists */
+	struct svc_refresher *refresher; /* svc_refresher_start() */
 };
 
 enum svc_open_flags {
@@ -57,5 +66,23 @@ enum cs_rc svc_load_ca(struct svc *svc, struct cs_err *err);
 
 /* The p11_pin_fn that svc_open() gives the token layer. */
 enum cs_rc svc_pin_fn(void *arg, char *pin, size_t pinsz, struct cs_err *err);
+
+/*
+ * Bring everything certsvcd signs ahead of time up to date: the report key
+ * (report_refresh), then OCSP responses and CRLs (pkistatus_refresh), then
+ * status lists (statuslist_refresh, signed with the report key).  Each
+ * step is cheap when nothing changed; a failing step is logged and the
+ * next ones still run.  Returns the first failure.
+ */
+enum cs_rc svc_refresh(struct svc *svc, struct cs_err *err);
+
+/*
+ * Run svc_refresh() in a background thread: once at start, then every
+ * second and whenever svc_refresh_nudge() asks (after a change made by
+ * this process).  svc_refresher_stop() joins it (svc_free calls it).
+ */
+enum cs_rc svc_refresher_start(struct svc *svc, struct cs_err *err);
+void svc_refresher_nudge(struct svc *svc);
+void svc_refresher_stop(struct svc *svc);
 
 #endif

@@ -366,18 +366,74 @@ crypto_ext_key_usage(X509 *x, enum crypto_profile profile, struct cs_err *err)
 	 * A CA key signs certificates and CRLs, nothing else: keyCertSign
 	 * (5), cRLSign (6).  A seal key signs documents and commits its
 	 * department to them: digitalSignature (0), nonRepudiation (1, now
-	 * contentCommitment).  DER drops the trailing zero bits.
+	 * contentCommitment); so do the report, TSA and audit keys, whose
+	 * signatures are kept as evidence.  An OCSP responder only
+	 * authenticates its answers: digitalSignature.  DER drops the
+	 * trailing zero bits.
 	 */
-	int a = profile == CRYPTO_CERT_SEAL ? 0 : 5;
-	int b = profile == CRYPTO_CERT_SEAL ? 1 : 6;
+	int a, b;
 	enum cs_rc rc;
 
+	switch (profile) {
+	case CRYPTO_CERT_ROOT_CA:
+	case CRYPTO_CERT_SUB_CA:
+		a = 5;
+		b = 6;
+		break;
+	case CRYPTO_CERT_OCSP:
+		a = b = 0;
+		break;
+	default:
+		a = 0;
+		b = 1;
+		break;
+	}
 	if (ku == NULL || ASN1_BIT_STRING_set_bit(ku, a, 1) != 1 ||
 	    ASN1_BIT_STRING_set_bit(ku, b, 1) != 1)
 		rc = cs_err_ossl(err, CS_ERR_NOMEM, "out of memory");
 	else
 		rc = crypto_ext_add(x, NID_key_usage, ku, 1, "key usage", err);
 	ASN1_BIT_STRING_free(ku);
+	return rc;
+}
+
+/*
+ * extendedKeyUsage of the service profiles: critical for a TSA (RFC 3161
+ * 2.3 requires it), non-critical for the OCSP responder (RFC 6960
+ * 4.2.2.2), which also gets id-pkix-ocsp-nocheck: its own status is not
+ * checked, so its certificate is short-lived.
+ */
+static enum cs_rc
+crypto_ext_service(X509 *x, enum crypto_profile profile, struct cs_err *err)
+{
+	EXTENDED_KEY_USAGE *eku;
+	ASN1_NULL *nocheck;
+	int nid;
+	enum cs_rc rc;
+
+	if (profile == CRYPTO_CERT_OCSP)
+		nid = NID_OCSP_sign;
+	else if (profile == CRYPTO_CERT_TSA)
+		nid = NID_time_stamp;
+	else
+		return CS_OK;
+	eku = sk_ASN1_OBJECT_new_null();
+	if (eku == NULL || !sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(nid))) {
+		sk_ASN1_OBJECT_free(eku);
+		return cs_err_ossl(err, CS_ERR_NOMEM, "out of memory");
+	}
+	rc = crypto_ext_add(x, NID_ext_key_usage, eku,
+	    profile == CRYPTO_CERT_TSA, "extended key usage", err);
+	/* OBJ_nid2obj() objects are static: free the stack only. */
+	sk_ASN1_OBJECT_free(eku);
+	if (rc != CS_OK || profile != CRYPTO_CERT_OCSP)
+		return rc;
+	nocheck = ASN1_NULL_new();
+	if (nocheck == NULL)
+		return cs_err_ossl(err, CS_ERR_NOMEM, "out of memory");
+	rc = crypto_ext_add(
+	    x, NID_id_pkix_OCSP_noCheck, nocheck, 0, "ocsp-nocheck", err);
+	ASN1_NULL_free(nocheck);
 	return rc;
 }
 
@@ -570,9 +626,8 @@ crypto_spec_check(const struct crypto_cert_spec *spec, X509 *issuer,
 	if (spec == NULL || issuer_key == NULL || spec->subject_key == NULL)
 		return cs_err_set(err, CS_ERR_INVALID,
 		    "certificate needs a subject key and an issuer key");
-	if (spec->profile != CRYPTO_CERT_ROOT_CA &&
-	    spec->profile != CRYPTO_CERT_SUB_CA &&
-	    spec->profile != CRYPTO_CERT_SEAL)
+	if (spec->profile < CRYPTO_CERT_ROOT_CA ||
+	    spec->profile > CRYPTO_CERT_AUDIT)
 		return cs_err_set(err, CS_ERR_INVALID,
 		    "unknown certificate profile %d", (int)spec->profile);
 	if ((spec->profile == CRYPTO_CERT_ROOT_CA) != (issuer == NULL))
@@ -680,7 +735,8 @@ crypto_cert_issue(const struct crypto_cert_spec *spec, X509 *issuer,
 		goto out;
 	}
 	/*
-	 * A seal certificate has no basicConstraints.  RFC 5280 4.2.1.9
+	 * A seal certificate (like every end-entity profile) has no
+	 * basicConstraints.  RFC 5280 4.2.1.9
 	 * makes it optional in end-entity certificates, and CA:FALSE would
 	 * encode as an empty SEQUENCE that says nothing more: path validation
 	 * (RFC 5280 6.1.4 (k)) accepts as an issuer only a certificate that
@@ -689,10 +745,13 @@ crypto_cert_issue(const struct crypto_cert_spec *spec, X509 *issuer,
 	 * it.
 	 */
 	rc = CS_OK;
-	if (spec->profile != CRYPTO_CERT_SEAL)
+	if (spec->profile == CRYPTO_CERT_ROOT_CA ||
+	    spec->profile == CRYPTO_CERT_SUB_CA)
 		rc = crypto_ext_basic(x, spec->profile, err);
 	if (rc == CS_OK)
 		rc = crypto_ext_key_usage(x, spec->profile, err);
+	if (rc == CS_OK)
+		rc = crypto_ext_service(x, spec->profile, err);
 	if (rc == CS_OK)
 		rc = crypto_ext_key_ids(x, issuer, err);
 	if (rc == CS_OK && spec->crl_url != NULL)

@@ -19,6 +19,10 @@ enum crypto_profile {
 	CRYPTO_CERT_ROOT_CA = 1, /* self-signed trust anchor */
 	CRYPTO_CERT_SUB_CA,      /* issuing CA, pathLen 0 */
 	CRYPTO_CERT_SEAL,        /* e-seal: digitalSignature+nonRepudiation */
+	CRYPTO_CERT_OCSP, /* OCSP responder: id-kp-OCSPSigning, ocsp-nocheck */
+	CRYPTO_CERT_REPORT, /* verification reports, status lists (no EKU) */
+	CRYPTO_CERT_TSA,    /* RFC 3161 TSA: critical EKU timeStamping */
+	CRYPTO_CERT_AUDIT,  /* audit checkpoints (no EKU) */
 };
 
 struct crypto_cert_spec {
@@ -49,7 +53,14 @@ struct crypto_cert_spec {
  * if the issuer has expired).  CRYPTO_CERT_SEAL needs an issuer, country,
  * organization and org_identifier; it has critical keyUsage
  * digitalSignature + nonRepudiation, no basicConstraints and no
- * extendedKeyUsage (docs/seal-format.md).  *out is given.
+ * extendedKeyUsage (docs/seal-format.md).  The service profiles (OCSP,
+ * REPORT, TSA, AUDIT) need an issuer and have no basicConstraints either:
+ * OCSP has critical keyUsage digitalSignature, extendedKeyUsage
+ * id-kp-OCSPSigning and id-pkix-ocsp-nocheck (RFC 6960 4.2.2.2.1); TSA has
+ * digitalSignature + nonRepudiation and a critical extendedKeyUsage with
+ * id-kp-timeStamping only (RFC 3161 2.3); REPORT and AUDIT have
+ * digitalSignature + nonRepudiation and no extendedKeyUsage.  *out is
+ * given.
  */
 enum cs_rc crypto_cert_issue(const struct crypto_cert_spec *spec, X509 *issuer,
     EVP_PKEY *issuer_key, X509 **out, struct cs_err *err);

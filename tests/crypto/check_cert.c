@@ -595,7 +595,8 @@ START_TEST(bad_specs_are_invalid)
 	BAD(s.ocsp_url = "http://x/o csp", "OCSP URL");
 	BAD(s.ca_issuers_url = "http://", "CA issuers URL");
 	BAD(s.days = 100000, "validity");
-	BAD(s.profile = 7, "profile");
+	BAD(s.profile = 0, "profile");
+	BAD(s.profile = 42, "profile");
 	BAD(s.subject_key = NULL, "subject key");
 	small = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
 	BAD(s.subject_key = small, "2048");

@@ -1,0 +1,8 @@
+/* routes_verify.c: STUB, replaced by the issue #5 work. */
+#include "api/routes.h"
+
+enum MHD_Result
+api_verify(struct api_req *req)
+{
+	return api_reply_error(req, 501, "not_implemented", "not implemented");
+}
