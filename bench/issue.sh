@@ -3,7 +3,7 @@
 # DESIGN.md section 6).  For a P-256 and an RSA-3072 seal and concurrency
 # 2, 4 and 8 (wrk connections), in one run on one machine:
 #
-#   issued/s  wrk + bench/issue.lua: POST /v1/licences on certsvcd, each
+#   issued/s  wrk + bench/req.lua: POST /v1/licences on certsvcd, each
 #             request with its own Idempotency-Key (all must be 201)
 #   bare/s    the same wrk settings and script on bench/mhd_bare answering
 #             with a body of the issuance answer's size
@@ -36,53 +36,21 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 O=${O:-build}
 DURATION=${BENCH_DURATION:-20}
-WARMUP=${BENCH_WARMUP:-2}
 BLOCK=${BENCH_BLOCK_SECONDS:-5}
 CONCS=${BENCH_CONCURRENCY:-2 4 8}
 ALGS=${BENCH_ALGS:-p256 rsa3072}
 PROFILE=${BENCH_PROFILE:-1}
-OUT=bench/out
-mkdir -p "$OUT"
 P256_TARGET=0.60
 RSA_TARGET=0.90
+NAME=issue.sh
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
-log() { echo "issue.sh: $*" >&2; }
-
-# --- tools ------------------------------------------------------------------
 if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
 	make -s O="$O" all "$O/bench/p11" "$O/bench/mhd_bare" \
 	    "$O/bench/store_tx" "$O/bench/issue_parts" >&2
 fi
-missing=()
-for tool in wrk jq curl; do
-	command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
-done
-[ -x /usr/bin/time ] || missing+=(time)
-if [ ${#missing[@]} -gt 0 ]; then
-	if [ "$(id -u)" -ne 0 ]; then
-		log "missing ${missing[*]}; run as root or: apt-get install ${missing[*]}"
-		exit 1
-	fi
-	log "installing ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-fi
-HTTP_THREADS=$(nproc)
-
-# --- a data dir, certsvcd, cleanup -------------------------------------------
-TMP=$(mktemp -d /tmp/certsvc-bench-issue.XXXXXX)
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_tools wrk jq curl time
 
 D=$TMP/data
 "$O/certsvc-admin" init --demo --data-dir "$D" >/dev/null 2>&1
@@ -99,23 +67,7 @@ for alg in p256 rsa3072; do
 	    >"$TMP/req-$alg.json"
 done
 
-CERTSVC_LISTEN=127.0.0.1:0 "$O/certsvcd" --config "$D/certsvc.conf" \
-    >"$TMP/certsvcd.log" 2>&1 &
-CPID=$!
-PIDS+=("$CPID")
-PORT=
-for _ in $(seq 1 100); do
-	PORT=$(sed -nE 's/.*listening on .*\(port ([0-9]+)\).*/\1/p' "$TMP/certsvcd.log" | head -1)
-	[ -n "$PORT" ] && break
-	kill -0 "$CPID" 2>/dev/null || break
-	sleep 0.1
-done
-if [ -z "$PORT" ]; then
-	log "certsvcd did not start:"
-	cat "$TMP/certsvcd.log" >&2
-	exit 1
-fi
-URL=http://127.0.0.1:$PORT
+certsvcd_start "$D"
 
 # One licence per seal: the answer's, document's and seal's sizes.
 for alg in p256 rsa3072; do
@@ -134,93 +86,10 @@ done
 
 # --- measurements -------------------------------------------------------------
 RUN=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
-TCK=$(getconf CLK_TCK)
 
-# val FILE NAME: a "bench NAME value" line (issue.lua's done(), http_point)
-val() { awk -v k="$2" '$1 == "bench" && $2 == k { print $3 }' "$1"; }
-# rate FILE: requests answered 201 per second
-rate() { awk '$1 == "bench" { v[$2] = $3 } END {
-	printf "%.1f", (v["requests"] - v["non201"]) / (v["duration_us"] / 1e6) }' "$1"; }
-# threads_ticks PID: "tid ticks" (user + system) of each thread, sorted
-thread_ticks() {
-	local t
-	for t in /proc/"$1"/task/*; do
-		echo "${t##*/} $(awk '{ print $14 + $15 }' "$t/stat" 2>/dev/null || echo 0)"
-	done | sort
-}
-# machine_ticks: idle and total ticks of the machine, from /proc/stat
-machine_ticks() { awk '$1 == "cpu" { t = 0; for (i = 2; i <= NF; i++) t += $i
-	print $5 + $6, t }' /proc/stat; }
-
-# wrk_run URL ALG CONNS SECONDS PREFIX OUTFILE: wrk with issue.lua; its own
-# CPU time goes into the output as "bench wrk_ticks N".
-wrk_run() {
-	local threads=$(($3 < 2 ? $3 : 2))
-	/usr/bin/time -f 'bench wrk_cpu_s %U %S' -a -o "$6.time" \
-	    wrk -t"$threads" -c"$3" -d"$4"s --latency --timeout 10s -s bench/issue.lua \
-	    "$1" -- "$TMP/req-$2.json" "$TMP/token" "$5" >"$6" 2>&1
-	awk '$2 == "wrk_cpu_s" { print "bench wrk_cpu_s", $3 + $4 }' "$6.time" >>"$6"
-	rm -f "$6.time"
-}
-
-# http_point SERVER_PID URL ALG CONNS PREFIX OUTFILE: warm up, then one
-# measured wrk run, with the server's CPU per request, how evenly its
-# threads shared the work and how busy the rest of the machine was.  MHD
-# keeps a connection on the pool thread that accepted it, so a run whose
-# connections all landed on one thread measures that placement, not the
-# handler; with several threads to fill it is run again with new
-# connections (BENCH_RETRIES, default 2) and the attempts are recorded.
-http_point() {
-	local pid=$1 url=$2 alg=$3 c=$4 prefix=$5 out=$6 attempt=0 idle0 all0 idle1 all1
-	local par=$((c < HTTP_THREADS ? c : HTTP_THREADS))
-	while :; do
-		attempt=$((attempt + 1))
-		sync
-		wrk_run "$url" "$alg" "$c" "$WARMUP" "w$prefix$attempt" "$TMP/warm.txt"
-		thread_ticks "$pid" >"$TMP/ticks0"
-		read -r idle0 all0 < <(machine_ticks)
-		wrk_run "$url" "$alg" "$c" "$DURATION" "$prefix$attempt" "$out"
-		read -r idle1 all1 < <(machine_ticks)
-		thread_ticks "$pid" >"$TMP/ticks1"
-		join "$TMP/ticks0" "$TMP/ticks1" | awk -v tck="$TCK" -v a="$attempt" \
-		    -v i0="$idle0" -v i1="$idle1" -v t0="$all0" -v t1="$all1" \
-		    -v n="$(val "$out" requests)" -v wrk="$(val "$out" wrk_cpu_s)" '
-		    { d = $3 - $2; sum += d; if (d > max) max = d }
-		    END {
-			all = t1 - t0; busy = all - (i1 - i0)
-			printf "bench server_cpu_us %.1f\n", sum / tck * 1e6 / (n > 0 ? n : 1)
-			printf "bench busy_threads %.2f\n", (max > 0 ? sum / max : 0)
-			printf "bench machine_idle %.3f\n", (i1 - i0) / all
-			# neither the server nor wrk: kernel threads, other tenants
-			other = (busy - sum - wrk * tck) / all
-			printf "bench other_cpu %.3f\n", (other < 0 ? 0 : other)
-			printf "bench attempts %d\n", a }' >>"$out"
-		cp "$out" "$out.$attempt"
-		if [ "$par" -lt 2 ] || [ "$attempt" -gt "${BENCH_RETRIES:-2}" ] ||
-		    awk -v b="$(val "$out" busy_threads)" 'BEGIN { exit !(b >= 1.25) }'; then
-			break
-		fi
-		log "  all connections on one server thread (busy threads $(val "$out" busy_threads)): again"
-	done
-}
-
-# bare_start SIZE: mhd_bare on a free port; sets BPORT, BPID
-bare_start() {
-	"$O/bench/mhd_bare" --size "$1" --threads "$HTTP_THREADS" >"$TMP/bare.out" 2>&1 &
-	BPID=$!
-	PIDS+=("$BPID")
-	BPORT=
-	for _ in $(seq 1 50); do
-		BPORT=$(awk '/^port/ { print $2 }' "$TMP/bare.out")
-		[ -n "$BPORT" ] && return 0
-		sleep 0.1
-	done
-	log "mhd_bare did not start"
-	exit 1
-}
-bare_stop() {
-	kill "$BPID" 2>/dev/null || true
-	wait "$BPID" 2>/dev/null || true
+# issue_args ALG PREFIX: bench/req.lua's arguments for issuance
+issue_args() {
+	echo POST /v1/licences "$TMP/req-$1.json" "$TMP/token" application/json 201 "$2"
 }
 
 ROWS=$TMP/rows.jsonl
@@ -232,10 +101,12 @@ for alg in $ALGS; do
 		f=$TMP/issue-$alg-$c.txt
 		b=$TMP/bare-$alg-$c.txt
 		log "$alg, $c connections: issuance"
-		http_point "$CPID" "$URL" "$alg" "$c" "i$RUN-$alg-$c-" "$f"
+		# shellcheck disable=SC2046
+		http_point "$CPID" "$URL" "$c" "$f" $(issue_args "$alg" "i$RUN-$alg-$c-")
 		log "$alg, $c connections: bare handler (${!resp_var} bytes)"
-		bare_start "${!resp_var}"
-		http_point "$BPID" "http://127.0.0.1:$BPORT" "$alg" "$c" b "$b"
+		bare_start "${!resp_var}" 201
+		# shellcheck disable=SC2046
+		http_point "$BPID" "http://127.0.0.1:$BPORT" "$c" "$b" $(issue_args "$alg" b)
 		bare_stop
 		log "$alg, $c connections: token ($par threads), store ($par threads)"
 		sync
@@ -250,7 +121,7 @@ for alg in $ALGS; do
 		done | jq -s -c .)
 		jq -n -c --arg alg "$alg" --argjson c "$c" --argjson par "$par" \
 		    --argjson issued "$(rate "$f")" --argjson p50 "$(val "$f" p50_us)" \
-		    --argjson p99 "$(val "$f" p99_us)" --argjson non201 "$(val "$f" non201)" \
+		    --argjson p99 "$(val "$f" p99_us)" --argjson non201 "$(val "$f" unexpected)" \
 		    --argjson first_bad "$(val "$f" first_bad_status)" \
 		    --argjson sockerr "$(val "$f" socket_errors)" \
 		    --argjson cpu_us "$(val "$f" server_cpu_us)" \
@@ -310,7 +181,8 @@ if [ "$PROFILE" != 0 ] && [[ " $ALGS " == *" p256 "* ]]; then
 	    perf record -o "$TMP/perf-probe.data" -q -- true >/dev/null 2>&1; then
 		log "profile: perf on certsvcd, p256, $pc connections, ${psec}s"
 		c0=$(awk '{ print $14 + $15 }' "/proc/$CPID/stat")
-		wrk_run "$URL" p256 "$pc" "$psec" "p$RUN" "$TMP/prof-wrk.txt" &
+		# shellcheck disable=SC2046
+		wrk_run "$URL" "$pc" "$psec" "$TMP/prof-wrk.txt" $(issue_args p256 "p$RUN") &
 		WPID=$!
 		perf record -q -F 499 --call-graph dwarf,16384 -p "$CPID" \
 		    -o "$TMP/perf.data" -- sleep "$psec" >/dev/null 2>&1 || true
@@ -347,12 +219,10 @@ if [ "$PROFILE" != 0 ] && [[ " $ALGS " == *" p256 "* ]]; then
 fi
 
 # --- report -------------------------------------------------------------------
-jq -s --arg cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
-    --argjson cores "$(nproc)" --argjson http_threads "$HTTP_THREADS" \
-    --arg softhsm "$(dpkg-query -W -f='${Version}' softhsm2 2>/dev/null || echo '?')" \
-    --arg openssl "$(openssl version)" --argjson duration "$DURATION" \
+jq -s --argjson machine "$(machine_json)" --argjson http_threads "$HTTP_THREADS" \
+    --argjson duration "$DURATION" \
     --argjson block "$BLOCK" --arg profile "$PROFILE_NOTE" '
-    {machine: {cpu: $cpu, cores: $cores, softhsm2: $softhsm, openssl: $openssl},
+    {machine: $machine,
      certsvcd_http_threads: $http_threads, wrk_seconds: $duration,
      block_seconds: $block, profile: $profile,
      results: .,
