@@ -36,7 +36,7 @@ CPPFLAGS += -I. -I/usr/include/p11-kit-1 -D_GNU_SOURCE
 CFLAGS   += -std=c11 $(OPT) $(WARN) $(HARDEN) $(SANFLAGS) -pthread \
             $(PKG_CFLAGS)
 LDFLAGS  += -pie -Wl,-z,relro,-z,now $(SANFLAGS) -pthread
-LDLIBS   += $(PKG_LIBS) -ldl -lm
+LDLIBS   += $(PKG_LIBS) -lz -ldl -lm
 
 # --- sources by layer -------------------------------------------------------
 BASE_SRC   := certsvc/err.c certsvc/mem.c certsvc/log.c

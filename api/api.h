@@ -66,6 +66,14 @@ void api_server_stop(struct api_server *srv);
 /* Queue a response; they return what the MHD access handler returns. */
 enum MHD_Result api_reply(struct api_req *req, int status,
     const char *content_type, const void *data, size_t len);
+/*
+ * api_reply() with more headers: headers is NULL or a NULL-terminated list
+ * of name, value pairs (lent; MHD copies them).  An empty body with status
+ * 304 is allowed.
+ */
+enum MHD_Result api_reply_ex(struct api_req *req, int status,
+    const char *content_type, const void *data, size_t len,
+    const char *const *headers);
 enum MHD_Result api_reply_json(struct api_req *req, int status, json_t *obj);
 enum MHD_Result api_reply_error(
     struct api_req *req, int status, const char *code, const char *fmt, ...)

@@ -51,8 +51,16 @@ enum MHD_Result
 api_reply(struct api_req *req, int status, const char *content_type,
     const void *data, size_t len)
 {
+	return api_reply_ex(req, status, content_type, data, len, NULL);
+}
+
+enum MHD_Result
+api_reply_ex(struct api_req *req, int status, const char *content_type,
+    const void *data, size_t len, const char *const *headers)
+{
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
+	size_t i;
 
 	resp = MHD_create_response_from_buffer(
 	    len, (void *)data, MHD_RESPMEM_MUST_COPY);
@@ -61,6 +69,15 @@ api_reply(struct api_req *req, int status, const char *content_type,
 	if (content_type != NULL)
 		MHD_add_response_header(
 		    resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	for (i = 0;
+	     headers != NULL && headers[i] != NULL && headers[i + 1] != NULL;
+	     i += 2) {
+		if (MHD_add_response_header(resp, headers[i], headers[i + 1]) !=
+		    MHD_YES) {
+			MHD_destroy_response(resp);
+			return MHD_NO;
+		}
+	}
 	MHD_add_response_header(resp, "X-Request-Id", req->request_id);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	if (status == 405) {

@@ -114,17 +114,6 @@ out:
 	return rc;
 }
 
-static void
-ca_url(const struct svc *svc, const char *path, char *out, size_t outsz)
-{
-	const char *base = svc->cfg.public_url;
-	size_t n = strlen(base);
-
-	while (n > 0 && base[n - 1] == '/')
-		n--;
-	snprintf(out, outsz, "%.*s%s", (int)n, base, path);
-}
-
 enum cs_rc
 ca_init(struct svc *svc, const struct ca_init_opts *opts, bool *created,
     struct cs_err *err)
@@ -166,9 +155,9 @@ ca_init(struct svc *svc, const struct ca_init_opts *opts, bool *created,
 	if (rc != CS_OK)
 		goto out;
 
-	ca_url(svc, "/crl/root.crl", crl, sizeof(crl));
-	ca_url(svc, "/ocsp", ocsp, sizeof(ocsp));
-	ca_url(svc, "/ca/root.cer", issuers, sizeof(issuers));
+	svc_url(svc, "/crl/root.crl", crl, sizeof(crl));
+	svc_url(svc, "/ocsp", ocsp, sizeof(ocsp));
+	svc_url(svc, "/ca/root.cer", issuers, sizeof(issuers));
 	memset(&spec, 0, sizeof(spec));
 	spec.profile = CRYPTO_CERT_SUB_CA;
 	spec.common_name = "certsvc Issuing CA 1";

@@ -107,6 +107,10 @@ static const struct cfg_key cfg_keys[] = {
     CFG_U(max_body, 1024, 64 * 1024 * 1024,
         "Largest request body accepted, in bytes."),
     CFG_U(db_conns, 1, 64, "Database connections in the pool."),
+    CFG_U(audit_checkpoint_events, 1, 100000000,
+        "Sign an audit checkpoint after this many new events."),
+    CFG_U(audit_checkpoint_seconds, 10, 86400 * 7,
+        "Or after this many seconds, when there are new events."),
 };
 
 #define CFG_NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -280,6 +284,8 @@ cfg_defaults(struct cfg *cfg, const char *data_dir)
 	cfg->http_threads = 0;
 	cfg->max_body = 1048576;
 	cfg->db_conns = 8;
+	cfg->audit_checkpoint_events = 1000;
+	cfg->audit_checkpoint_seconds = 3600;
 }
 
 /* --- the file ------------------------------------------------------------ */

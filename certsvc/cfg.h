@@ -34,6 +34,8 @@ struct cfg {
 	unsigned http_threads;     /* 0 = cores */
 	unsigned max_body;         /* request body limit, default 1 MiB */
 	unsigned db_conns;         /* store connections, default 8 */
+	unsigned audit_checkpoint_events;  /* checkpoint after N events */
+	unsigned audit_checkpoint_seconds; /* or after T seconds */
 };
 
 /* Fill cfg with defaults for a data dir (no file read). */

@@ -11,8 +11,15 @@
  *
  * Serial numbers come from blocks reserved in the store (hi/lo), so most
  * issuances need no extra transaction; a crash leaves a gap in serials,
- * never a duplicate.  Dates are calendar dates in China Standard Time
- * (UTC+8, no daylight saving).
+ * never a duplicate.  Status-list slots are handed out the same way: the
+ * slot is written into the document, which is sealed before the
+ * transaction, so it cannot be allocated inside it.  Dates are calendar
+ * dates in China Standard Time (UTC+8, no daylight saving).
+ *
+ * Every version of a licence is made by one path, licence_seal_version():
+ * issuance builds its content from the request, renewal and correction
+ * (licence_new_version) from the previous version's document with their
+ * changes applied, so all versions have the same form (docs/envelope.md).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -30,12 +37,14 @@
 #include "certsvc/ltype.h"
 #include "certsvc/mem.h"
 #include "certsvc/seal.h"
+#include "certsvc/statuslist.h"
 #include "crypto/crypto.h"
 
 #define LICENCE_TZ_OFFSET (8 * 3600)
 #define LICENCE_SERIAL_BLOCK 64
 #define LICENCE_SERIAL_SLOTS 128
-#define LICENCE_FORMAT "certsvc-licence/1"
+#define LICENCE_SLOT_BLOCK 64
+#define LICENCE_FORMAT "certsvc-licence/2"
 #define ENVELOPE_FORMAT "certsvc-envelope/1"
 
 struct serial_slot {
@@ -48,6 +57,8 @@ struct serial_alloc {
 	pthread_mutex_t mu;
 	size_t n;
 	struct serial_slot s[LICENCE_SERIAL_SLOTS];
+	int64_t slot_next; /* status-list slots: the block in hand */
+	int64_t slot_end;  /* exclusive */
 };
 
 enum cs_rc
@@ -125,8 +136,40 @@ serial_next(struct svc *svc, const char *type, const char *dept, int year,
 	return rc;
 }
 
-/* Parse YYYY-MM-DD (a real calendar date) to its day number since epoch. */
-static bool
+/* The next status-list slot number; reserves a block when needed. */
+static enum cs_rc
+slot_next(struct svc *svc, int64_t *slot, struct cs_err *err)
+{
+	struct serial_alloc *a = svc->serials;
+	struct store_tx *tx = NULL;
+	int64_t first = 0;
+	enum cs_rc rc = CS_OK;
+
+	if (a == NULL)
+		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
+	pthread_mutex_lock(&a->mu);
+	if (a->slot_next >= a->slot_end) {
+		rc = store_tx_begin(svc->store, &tx, err);
+		if (rc == CS_OK)
+			rc = store_status_slots_reserve(
+			    tx, LICENCE_SLOT_BLOCK, &first, err);
+		if (rc == CS_OK) {
+			rc = store_tx_commit(tx, err);
+			tx = NULL;
+		}
+		store_tx_rollback(tx);
+		if (rc == CS_OK) {
+			a->slot_next = first;
+			a->slot_end = first + LICENCE_SLOT_BLOCK;
+		}
+	}
+	if (rc == CS_OK)
+		*slot = a->slot_next++;
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+bool
 licence_date_parse(const char *s, int64_t *days)
 {
 	static const int mdays[] = {
@@ -160,6 +203,18 @@ licence_date_parse(const char *s, int64_t *days)
 	}
 	*days = n;
 	return true;
+}
+
+int64_t
+licence_today(time_t now)
+{
+	return ((int64_t)now + LICENCE_TZ_OFFSET) / 86400;
+}
+
+bool
+licence_is_expired(const struct store_licence *l, time_t now)
+{
+	return l->valid_until < (int64_t)now;
 }
 
 static void
@@ -313,36 +368,122 @@ hex(const unsigned char *p, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+/* What a version's document says besides its type, issuer and seal. */
+struct licence_content {
+	const char *holder_name;
+	const char *id_type;
+	const char *id_number;
+	const json_t *fields;
+	int64_t from;   /* day numbers */
+	int64_t until;  /* inclusive */
+	int supersedes; /* the version it replaces, or 0 */
+};
+
 /* The licence document (canonical JSON bytes given in *out). */
 static enum cs_rc
-licence_document(const struct licence_req *r, const struct ltype *lt,
-    const struct store_dept *dept, const struct seal_signer *seal,
-    const char *id, int version, time_t now, int64_t from, int64_t until,
-    struct buf **out, struct cs_err *err)
+licence_document(const struct svc *svc, const struct licence_content *c,
+    const struct ltype *lt, const struct store_dept *dept,
+    const struct seal_signer *seal, const char *id, int version, time_t now,
+    int64_t slot, struct buf **out, struct cs_err *err)
 {
 	char issued[32], dfrom[16], duntil[16], certhex[65];
+	char uri[CFG_STR_MAX + 64];
+	const char *base = svc->cfg.public_url;
+	size_t blen = strlen(base);
 	struct tm tm;
 	json_t *doc;
 	enum cs_rc rc;
 
+	while (blen > 0 && base[blen - 1] == '/')
+		blen--;
+	snprintf(uri, sizeof(uri), "%.*s/v1/status-lists/%lld", (int)blen, base,
+	    (long long)(slot / STATUSLIST_ENTRIES));
 	gmtime_r(&now, &tm);
 	strftime(issued, sizeof(issued), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	licence_date_format(from, dfrom, sizeof(dfrom));
-	licence_date_format(until, duntil, sizeof(duntil));
+	licence_date_format(c->from, dfrom, sizeof(dfrom));
+	licence_date_format(c->until, duntil, sizeof(duntil));
 	hex(seal->cert_sha256, sizeof(seal->cert_sha256), certhex);
 	doc = json_pack("{s:s,s:s,s:i,s:{s:s,s:s},s:{s:s,s:s,s:s},"
-	                "s:{s:s,s:s,s:s},s:O,s:s,s:s,s:s,s:{s:s,s:s}}",
+	                "s:{s:s,s:s,s:s},s:O,s:s,s:s,s:s,s:{s:s,s:s},"
+	                "s:{s:{s:I,s:s}}}",
 	    "format", LICENCE_FORMAT, "id", id, "version", version, "type",
 	    "code", lt->code, "name", lt->name, "issuer", "credit_code",
 	    dept->code, "name", dept->name, "region", dept->region, "holder",
-	    "name", r->holder_name, "id_type", r->id_type, "id_number",
-	    r->id_number, "fields", r->fields, "issued_at", issued,
+	    "name", c->holder_name, "id_type", c->id_type, "id_number",
+	    c->id_number, "fields", c->fields, "issued_at", issued,
 	    "valid_from", dfrom, "valid_until", duntil, "seal", "id", seal->id,
-	    "certificate_sha256", certhex);
+	    "certificate_sha256", certhex, "status", "status_list", "idx",
+	    (json_int_t)(slot % STATUSLIST_ENTRIES), "uri", uri);
+	if (doc != NULL && c->supersedes > 0 &&
+	    json_object_set_new(
+	        doc, "supersedes", json_integer(c->supersedes)) != 0) {
+		json_decref(doc);
+		doc = NULL;
+	}
 	if (doc == NULL)
 		return cs_err_set(err, CS_ERR_NOMEM, "cannot build document");
 	rc = jcs_encode(doc, out, err);
 	json_decref(doc);
+	return rc;
+}
+
+/*
+ * Make version `version` of licence id: a status-list slot, the document,
+ * the seal.  out gets every column but holder_ref (the caller's), status
+ * "valid"; its document and seal are given.  No transaction is open: the
+ * token signature never runs under the write lock.
+ */
+static enum cs_rc
+licence_seal_version(struct svc *svc, const struct licence_content *c,
+    const struct ltype *lt, const struct store_dept *dept,
+    const struct seal_signer *seal, const char *id, int version, time_t now,
+    struct store_licence *out, struct cs_err *err)
+{
+	struct crypto_seal_opts so;
+	struct buf *doc = NULL, *der = NULL;
+	STACK_OF(X509) *chain = NULL;
+	int64_t slot = 0;
+	enum cs_rc rc;
+
+	rc = slot_next(svc, &slot, err);
+	if (rc != CS_OK)
+		goto out;
+	rc = licence_document(
+	    svc, c, lt, dept, seal, id, version, now, slot, &doc, err);
+	if (rc != CS_OK)
+		goto out;
+	chain = sk_X509_new_null();
+	if (chain == NULL || !sk_X509_push(chain, svc->issuing)) {
+		rc = cs_err_set(err, CS_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	memset(&so, 0, sizeof(so));
+	so.key = seal->key;
+	so.cert = seal->cert;
+	so.chain = chain;
+	so.image_sha256 = seal->has_image ? seal->image_sha256 : NULL;
+	rc = crypto_cms_seal(&so, doc->data, doc->len, &der, err);
+	if (rc != CS_OK)
+		goto out;
+	cs_strlcpy(out->id, id, sizeof(out->id));
+	out->version = version;
+	cs_strlcpy(out->type, lt->code, sizeof(out->type));
+	cs_strlcpy(out->dept, dept->code, sizeof(out->dept));
+	cs_strlcpy(out->seal_id, seal->id, sizeof(out->seal_id));
+	cs_strlcpy(out->status, LICENCE_VALID, sizeof(out->status));
+	out->issued_at = (int64_t)now;
+	out->valid_from = c->from * 86400 - LICENCE_TZ_OFFSET;
+	out->valid_until = (c->until + 1) * 86400 - LICENCE_TZ_OFFSET - 1;
+	out->has_status_slot = true;
+	out->status_list = slot / STATUSLIST_ENTRIES;
+	out->status_idx = slot % STATUSLIST_ENTRIES;
+	out->document = doc;
+	out->seal_der = der;
+	doc = der = NULL;
+out:
+	sk_X509_free(chain);
+	buf_free(doc);
+	buf_free(der);
 	return rc;
 }
 
@@ -373,15 +514,14 @@ licence_issue(struct svc *svc, const struct client_principal *p,
 	uint8_t req_hash[STORE_HASH_LEN], stored_hash[STORE_HASH_LEN];
 	char id[CODES_LICENCE_ID_MAX], prev_id[CODES_LICENCE_ID_MAX];
 	char object[CODES_LICENCE_ID_MAX + 16], detail[256];
-	struct crypto_seal_opts so;
+	struct licence_content content;
 	struct store_audit_event ev;
 	struct licence_req r;
 	struct store_dept dept;
 	struct store_tx *tx = NULL;
 	struct seal_signer *seal = NULL;
 	struct ltype *lt = NULL;
-	struct buf *canon = NULL, *doc = NULL, *der = NULL;
-	STACK_OF(X509) *chain = NULL;
+	struct buf *canon = NULL;
 	int64_t serial = 0, today, from, until;
 	bool allowed = false;
 	time_t now;
@@ -453,7 +593,7 @@ licence_issue(struct svc *svc, const struct client_principal *p,
 		goto out;
 
 	now = time(NULL);
-	today = ((int64_t)now + LICENCE_TZ_OFFSET) / 86400;
+	today = licence_today(now);
 	from = r.from_day >= 0 ? r.from_day : today;
 	until = r.until_day >= 0 ? r.until_day
 	                         : from + (int64_t)lt->validity_days - 1;
@@ -478,37 +618,17 @@ licence_issue(struct svc *svc, const struct client_principal *p,
 	    lt->code, p->dept, tm.tm_year + 1900, serial, id, sizeof(id), err);
 	if (rc != CS_OK)
 		goto out;
-	rc = licence_document(
-	    &r, lt, &dept, seal, id, 1, now, from, until, &doc, err);
+	memset(&content, 0, sizeof(content));
+	content.holder_name = r.holder_name;
+	content.id_type = r.id_type;
+	content.id_number = r.id_number;
+	content.fields = r.fields;
+	content.from = from;
+	content.until = until;
+	rc = licence_seal_version(
+	    svc, &content, lt, &dept, seal, id, 1, now, &out->lic, err);
 	if (rc != CS_OK)
 		goto out;
-
-	chain = sk_X509_new_null();
-	if (chain == NULL || !sk_X509_push(chain, svc->issuing)) {
-		rc = cs_err_set(err, CS_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	memset(&so, 0, sizeof(so));
-	so.key = seal->key;
-	so.cert = seal->cert;
-	so.chain = chain;
-	so.image_sha256 = seal->has_image ? seal->image_sha256 : NULL;
-	rc = crypto_cms_seal(&so, doc->data, doc->len, &der, err);
-	if (rc != CS_OK)
-		goto out;
-
-	cs_strlcpy(out->lic.id, id, sizeof(out->lic.id));
-	out->lic.version = 1;
-	cs_strlcpy(out->lic.type, lt->code, sizeof(out->lic.type));
-	cs_strlcpy(out->lic.dept, p->dept, sizeof(out->lic.dept));
-	cs_strlcpy(out->lic.seal_id, seal->id, sizeof(out->lic.seal_id));
-	cs_strlcpy(out->lic.status, "valid", sizeof(out->lic.status));
-	out->lic.issued_at = (int64_t)now;
-	out->lic.valid_from = from * 86400 - LICENCE_TZ_OFFSET;
-	out->lic.valid_until = (until + 1) * 86400 - LICENCE_TZ_OFFSET - 1;
-	out->lic.document = doc;
-	out->lic.seal_der = der;
-	doc = der = NULL;
 
 	snprintf(object, sizeof(object), "licence:%s/1", id);
 	snprintf(detail, sizeof(detail),
@@ -557,12 +677,126 @@ out:
 	store_tx_rollback(tx);
 	if (rc != CS_OK)
 		licence_issued_release(out);
-	sk_X509_free(chain);
 	seal_signer_free(seal);
 	ltype_free(lt);
 	buf_free(canon);
-	buf_free(doc);
-	buf_free(der);
+	return rc;
+}
+
+/* A member of the parsed previous document that must be a string. */
+static const char *
+doc_string(const json_t *obj, const char *key)
+{
+	const char *v = json_string_value(json_object_get(obj, key));
+
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
+enum cs_rc
+licence_new_version(struct svc *svc, const struct store_licence *cur,
+    const struct licence_edit *e, struct store_licence *next,
+    struct cs_err *err)
+{
+	struct licence_content c;
+	struct store_dept dept;
+	struct seal_signer *seal = NULL;
+	struct ltype *lt = NULL;
+	json_t *doc = NULL, *holder;
+	const char *from, *until, *type;
+	bool allowed = false;
+	enum cs_rc rc;
+
+	memset(next, 0, sizeof(*next));
+	memset(&c, 0, sizeof(c));
+	if (cur->document == NULL)
+		return cs_err_set(err, CS_ERR_INVALID, "no previous document");
+	/* The content of a new version is the previous version's. */
+	rc = jcs_parse(cur->document->data, cur->document->len, &doc, err);
+	if (rc != CS_OK) {
+		rc = cs_err_set(err, CS_ERR_STORE,
+		    "licence '%s' version %d: stored document unreadable",
+		    cur->id, cur->version);
+		goto out;
+	}
+	holder = json_object_get(doc, "holder");
+	c.holder_name = doc_string(holder, "name");
+	c.id_type = doc_string(holder, "id_type");
+	c.id_number = doc_string(holder, "id_number");
+	c.fields = json_object_get(doc, "fields");
+	from = doc_string(doc, "valid_from");
+	until = doc_string(doc, "valid_until");
+	type = doc_string(json_object_get(doc, "type"), "code");
+	if (c.holder_name == NULL || c.id_type == NULL || c.id_number == NULL ||
+	    !json_is_object(c.fields) || from == NULL || until == NULL ||
+	    type == NULL || strcmp(type, cur->type) != 0 ||
+	    !licence_date_parse(from, &c.from) ||
+	    !licence_date_parse(until, &c.until)) {
+		rc = cs_err_set(err, CS_ERR_STORE,
+		    "licence '%s' version %d: stored document malformed",
+		    cur->id, cur->version);
+		goto out;
+	}
+	if (e->fields != NULL)
+		c.fields = e->fields;
+	if (e->holder_name != NULL) {
+		if (*e->holder_name == '\0' || strlen(e->holder_name) > 128 ||
+		    cs_utf8_count(
+		        e->holder_name, strlen(e->holder_name), false) < 1) {
+			rc = cs_err_set(err, CS_ERR_INVALID,
+			    "holder.name: 1 to 128 bytes of UTF-8");
+			goto out;
+		}
+		c.holder_name = e->holder_name;
+	}
+	if (e->from_day >= 0)
+		c.from = e->from_day;
+	if (e->until_day >= 0)
+		c.until = e->until_day;
+	if (c.until < c.from) {
+		rc = cs_err_set(err, CS_ERR_INVALID,
+		    "valid_until: must not be before valid_from");
+		goto out;
+	}
+	c.supersedes = cur->version;
+	rc = ltype_load(svc, cur->type, &lt, err);
+	if (rc != CS_OK)
+		goto out;
+	rc = store_ltype_dept_allowed(
+	    svc->store, lt->code, cur->dept, &allowed, err);
+	if (rc != CS_OK)
+		goto out;
+	if (!allowed) {
+		rc = cs_err_set(err, CS_ERR_DENIED,
+		    "department '%s' may no longer issue licences of type "
+		    "'%s'",
+		    cur->dept, lt->code);
+		goto out;
+	}
+	rc = ltype_check_fields(lt, c.fields, err);
+	if (rc != CS_OK)
+		goto out;
+	memset(&dept, 0, sizeof(dept));
+	rc = store_dept_get(svc->store, cur->dept, &dept, err);
+	if (rc != CS_OK)
+		goto out;
+	/* Sealed anew with the department's current seal. */
+	rc = seal_signer_get(svc, NULL, cur->dept, &seal, err);
+	if (rc != CS_OK)
+		goto out;
+	rc = licence_seal_version(svc, &c, lt, &dept, seal, cur->id,
+	    cur->version + 1, time(NULL), next, err);
+	if (rc != CS_OK)
+		goto out;
+	cs_strlcpy(next->holder_ref, cur->holder_ref, sizeof(next->holder_ref));
+out:
+	if (rc != CS_OK)
+		store_licence_release(next);
+	if (c.id_number != NULL)
+		OPENSSL_cleanse((char *)(uintptr_t)c.id_number,
+		    strlen(c.id_number)); /* jansson's copy */
+	json_decref(doc);
+	seal_signer_free(seal);
+	ltype_free(lt);
 	return rc;
 }
 
@@ -648,11 +882,23 @@ licence_summary(const struct store_licence *l)
 {
 	char issued[32], from[32], until[32];
 
+	char changed[32];
+	json_t *obj;
+
 	licence_time(l->issued_at, issued, sizeof(issued));
 	licence_time(l->valid_from, from, sizeof(from));
 	licence_time(l->valid_until, until, sizeof(until));
-	return json_pack("{s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "id", l->id,
+	obj = json_pack("{s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "id", l->id,
 	    "version", l->version, "type", l->type, "issuer", l->dept, "seal",
 	    l->seal_id, "status", l->status, "issued_at", issued, "valid_from",
 	    from, "valid_until", until);
+	/* The last status change, once there was one. */
+	if (obj != NULL && l->status_changed != 0) {
+		licence_time(l->status_changed, changed, sizeof(changed));
+		json_object_set_new(
+		    obj, "status_reason", json_string(l->status_reason));
+		json_object_set_new(
+		    obj, "status_changed", json_string(changed));
+	}
+	return obj;
 }

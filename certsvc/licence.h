@@ -10,6 +10,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -77,7 +79,44 @@ enum cs_rc licence_serials_init(struct svc *svc, struct cs_err *err);
 /* Free svc's serial allocator (svc_free calls it). */
 void licence_serials_free(struct svc *svc);
 
-/* Metadata JSON of l (no document, no holder identifier). */
+/*
+ * Parse YYYY-MM-DD (a real calendar date from 1970) to its day number
+ * since 1970-01-01; false when it is not one.
+ */
+bool licence_date_parse(const char *s, int64_t *days);
+
+/* The day number of today in China Standard Time (UTC+8). */
+int64_t licence_today(time_t now);
+
+/* True when l's validity ended before now (失效, derived, never stored). */
+bool licence_is_expired(const struct store_licence *l, time_t now);
+
+/* What a new version changes; the rest comes from the previous one. */
+struct licence_edit {
+	const json_t *fields;    /* the complete corrected fields, or NULL */
+	const char *holder_name; /* or NULL: unchanged */
+	int64_t from_day;        /* licence_date_parse() days, -1: unchanged */
+	int64_t until_day;       /* -1: unchanged */
+};
+
+/*
+ * Make version cur->version + 1 of licence cur (its newest version, with
+ * its document): the previous document's content with e applied, fields
+ * checked against the type (CS_ERR_INVALID naming the field), the
+ * department still entitled (CS_ERR_DENIED), a new status-list slot,
+ * sealed with the department's current seal (CS_ERR_NOT_FOUND when it has
+ * none).  Nothing is stored: the caller writes next (store_licence_put)
+ * with the supersession and its audit event in one transaction.  next is
+ * filled (store_licence_release), status "valid".
+ */
+enum cs_rc licence_new_version(struct svc *svc, const struct store_licence *cur,
+    const struct licence_edit *e, struct store_licence *next,
+    struct cs_err *err);
+
+/*
+ * Metadata JSON of l (no document, no holder identifier); with
+ * status_reason and status_changed once its status changed.
+ */
 json_t *licence_summary(const struct store_licence *l);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "certsvc/audit.h"
 #include "certsvc/log.h"
 #include "certsvc/pkistatus.h"
 #include "certsvc/report.h"
@@ -35,6 +36,7 @@ svc_refresh(struct svc *svc, struct cs_err *err)
 	    {"report key", report_refresh},
 	    {"certificate status", pkistatus_refresh},
 	    {"status lists", statuslist_refresh},
+	    {"audit checkpoint", audit_refresh},
 	};
 	struct cs_err e;
 	enum cs_rc rc, first = CS_OK;

@@ -62,17 +62,6 @@ seal_new_id(char *id, size_t idsz)
 		snprintf(id + 2 + 2 * i, idsz - 2 - 2 * i, "%02x", rnd[i]);
 }
 
-static void
-seal_url(const struct svc *svc, const char *path, char *out, size_t outsz)
-{
-	const char *base = svc->cfg.public_url;
-	size_t n = strlen(base);
-
-	while (n > 0 && base[n - 1] == '/')
-		n--;
-	snprintf(out, outsz, "%.*s%s", (int)n, base, path);
-}
-
 /* Certify the seal key at uri with the issuing CA. */
 static enum cs_rc
 seal_certify(struct svc *svc, const struct seal_create_opts *o,
@@ -96,9 +85,9 @@ seal_certify(struct svc *svc, const struct seal_create_opts *o,
 	rc = p11_key_public(svc->token, uri, &pub, err);
 	if (rc != CS_OK)
 		goto out;
-	seal_url(svc, "/crl/issuing.crl", crl, sizeof(crl));
-	seal_url(svc, "/ocsp", ocsp, sizeof(ocsp));
-	seal_url(svc, "/ca/issuing.cer", issuers, sizeof(issuers));
+	svc_url(svc, "/crl/issuing.crl", crl, sizeof(crl));
+	svc_url(svc, "/ocsp", ocsp, sizeof(ocsp));
+	svc_url(svc, "/ca/issuing.cer", issuers, sizeof(issuers));
 	snprintf(
 	    orgid, sizeof(orgid), "NTR%s-%s", svc->cfg.ca_country, dept->code);
 	memset(&spec, 0, sizeof(spec));
@@ -482,18 +471,24 @@ seal_revoke(struct svc *svc, const char *id, const char *reason,
 {
 	struct store_audit_event ev;
 	struct store_tx *tx = NULL;
-	char object[STORE_CODE_MAX + 8];
+	char object[STORE_CODE_MAX + 8], detail[64];
 	enum cs_rc rc;
 
-	if (reason == NULL || *reason == '\0' || strlen(reason) > 200)
-		return cs_err_set(
-		    err, CS_ERR_INVALID, "reason: must be 1 to 200 bytes");
+	if (reason == NULL || *reason == '\0' || strlen(reason) > 200 ||
+	    cs_utf8_count(reason, strlen(reason), false) < 0)
+		return cs_err_set(err, CS_ERR_INVALID,
+		    "reason: must be 1 to 200 bytes without control "
+		    "characters");
 	snprintf(object, sizeof(object), "seal:%s", id);
+	/* The CRLReason that CRLs and OCSP will carry, for the audit trail. */
+	snprintf(detail, sizeof(detail), "{\"crl_reason\":\"%s\"}",
+	    crypto_reason_name(crypto_reason_from_text(reason)));
 	memset(&ev, 0, sizeof(ev));
 	ev.actor = actor != NULL ? actor : "admin";
 	ev.action = "seal.revoke";
 	ev.object = object;
 	ev.outcome = "ok";
+	ev.detail = detail;
 	rc = store_tx_begin(svc->store, &tx, err);
 	if (rc != CS_OK)
 		return rc;
@@ -506,5 +501,12 @@ seal_revoke(struct svc *svc, const char *id, const char *reason,
 	}
 	rc = store_tx_commit(tx, err);
 	seal_cache_drop(svc, id);
+	/*
+	 * The "certs" generation moved with the status (a trigger): in
+	 * certsvcd the refresher re-signs OCSP and the CRL now; another
+	 * process's change is seen at its next one-second tick.
+	 */
+	if (rc == CS_OK)
+		svc_refresher_nudge(svc);
 	return rc;
 }

@@ -77,7 +77,17 @@ enum cs_rc seal_cache_init(struct svc *svc, struct cs_err *err);
 /* Free svc's signer cache (svc_free calls it). */
 void seal_cache_free(struct svc *svc);
 
-/* Mark a seal revoked (status and CRL/OCSP follow in issue #5). */
+/*
+ * Revoke seal id: status, reason (1 to 200 bytes of text, no control
+ * characters) and time with the audit event, one transaction.  The reason
+ * text starts with the RFC 5280 CRLReason name that the CRL and OCSP carry
+ * ("keyCompromise", "keyCompromise: laptop stolen"); text that names none
+ * is unspecified (crypto_reason_from_text).  The "certs" generation moves
+ * with it, and the refresher of this process is nudged, so certsvcd
+ * re-signs within a second.  CS_ERR_INVALID for a bad reason,
+ * CS_ERR_NOT_FOUND for an unknown seal, CS_ERR_CONFLICT when it is revoked
+ * already.
+ */
 enum cs_rc seal_revoke(struct svc *svc, const char *id, const char *reason,
     const char *actor, struct cs_err *err);
 

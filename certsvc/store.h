@@ -361,7 +361,108 @@ enum cs_rc store_idem_put(struct store_tx *tx, const char *client,
 enum cs_rc store_generation(
     struct store *st, const char *name, int64_t *value, struct cs_err *err);
 
+/* --- audit checkpoints (store_sqlite_audit.c, issue #7) ---
+ * A checkpoint is the chain's head (sequence number and hash) at some
+ * moment, signed with the audit key in the token: kept here and exported
+ * to third parties, it makes a truncated or rewritten tail detectable.
+ */
+
+struct store_checkpoint {
+	int64_t seq;  /* the last event it covers */
+	int64_t time; /* Unix seconds */
+	uint8_t head_hash[STORE_HASH_LEN];
+	char cert_serial[80]; /* the audit certificate that signed it */
+	struct buf *document; /* canonical JSON (audit.h) */
+	struct buf *seal;     /* detached CMS over document, DER */
+};
+
+/* CS_ERR_CONFLICT when a checkpoint of that seq exists. */
+enum cs_rc store_checkpoint_put(
+    struct store_tx *tx, const struct store_checkpoint *c, struct cs_err *err);
+/* The newest checkpoint (store_checkpoint_release); CS_ERR_NOT_FOUND. */
+enum cs_rc store_checkpoint_last(
+    struct store *st, struct store_checkpoint *c, struct cs_err *err);
+void store_checkpoint_release(struct store_checkpoint *c);
+/*
+ * Call fn for every checkpoint in seq order until it returns false; the
+ * row is lent for the call.
+ */
+enum cs_rc store_checkpoint_scan(struct store *st,
+    bool (*fn)(void *arg, const struct store_checkpoint *c), void *arg,
+    struct cs_err *err);
+/* The stored hash of event seq; CS_ERR_NOT_FOUND when there is none. */
+enum cs_rc store_audit_hash_at(struct store *st, int64_t seq,
+    uint8_t hash[STORE_HASH_LEN], struct cs_err *err);
+
 /* --- issue #5: licence lifecycle and objections (store_sqlite_life.c) --- */
+
+/*
+ * Reserve count status-list slot numbers in tx (status_alloc): *first is
+ * the first of them (from 0).  Slot n is entry n % STATUSLIST_ENTRIES of
+ * list n / STATUSLIST_ENTRIES (statuslist.h).  Callers hand them out from
+ * memory, so a crash leaves unused slots, never a duplicate.  count 1 to
+ * 1000000, else CS_ERR_INVALID.
+ */
+enum cs_rc store_status_slots_reserve(
+    struct store_tx *tx, int count, int64_t *first, struct cs_err *err);
+
+/*
+ * Change the status of licence (id, version) from `from` to `to`, with
+ * reason ("" for none, at most STORE_TEXT_MAX - 1 bytes) and time when (0:
+ * now), only while it is the newest version and its status is still
+ * `from`: CS_ERR_CONFLICT otherwise (another change came first, a newer
+ * version exists, or no such row), so two concurrent changes cannot both
+ * pass.  Triggers bump the "licences" generation and the slot's list.
+ */
+enum cs_rc store_licence_set_status(struct store_tx *tx, const char *id,
+    int version, const char *from, const char *to, const char *reason,
+    int64_t when, struct cs_err *err);
+
+#define STORE_OBJECTION_TEXT_MAX 2001 /* 1 to 2000 bytes of UTF-8 + NUL */
+
+/* An objection (异议) of a holder against a licence version. */
+struct store_objection {
+	char id[STORE_CODE_MAX]; /* "O-" + 16 hex */
+	char licence_id[STORE_LICENCE_ID_MAX];
+	int version;               /* the version objected to */
+	char dept[STORE_CODE_MAX]; /* the licence's issuing department */
+	char holder_ref[72];
+	char client[STORE_CODE_MAX]; /* the holder client that filed it */
+	char text[STORE_OBJECTION_TEXT_MAX];
+	char status[16];                 /* "open", "corrected", "rejected" */
+	char resolution[STORE_TEXT_MAX]; /* the issuer's reason, or "" */
+	int new_version; /* "corrected": the version made, else 0 */
+	int64_t created;
+	int64_t resolved_at; /* 0 while open */
+	char resolved_by[STORE_NAME_MAX];
+};
+
+/*
+ * Insert o (status "" is "open", created 0 now).  CS_ERR_CONFLICT if the
+ * id exists, CS_ERR_NOT_FOUND if the licence version or dept does not.
+ */
+enum cs_rc store_objection_put(
+    struct store_tx *tx, const struct store_objection *o, struct cs_err *err);
+/* Fill o; CS_ERR_NOT_FOUND. */
+enum cs_rc store_objection_get(struct store *st, const char *id,
+    struct store_objection *o, struct cs_err *err);
+/*
+ * Objections of holder_ref (or of dept when holder_ref is NULL, or all
+ * when both are), with
+ * status (NULL: any), newest first, at most limit (0 or above
+ * STORE_LIST_MAX: STORE_LIST_MAX).  *out is given (free()).
+ */
+enum cs_rc store_objection_list(struct store *st, const char *holder_ref,
+    const char *dept, const char *status, size_t limit,
+    struct store_objection **out, size_t *n, struct cs_err *err);
+/*
+ * Resolve an open objection: status "corrected" (with new_version >= 1)
+ * or "rejected" (new_version 0), the reason, time when (0: now) and who.
+ * CS_ERR_CONFLICT when it is not open (or does not exist).
+ */
+enum cs_rc store_objection_resolve(struct store_tx *tx, const char *id,
+    const char *status, const char *resolution, int new_version, int64_t when,
+    const char *by, struct cs_err *err);
 
 /* --- issue #5: service certificates (store_sqlite_pki.c) ---
  * Certificates the issuing CA issues to certsvc's own services: the OCSP
@@ -406,6 +507,36 @@ void store_svc_cert_list_free(struct store_svc_cert *arr, size_t n);
 enum cs_rc store_svc_cert_revoke(struct store_tx *tx, const char *serial,
     const char *reason, int64_t when, struct cs_err *err);
 
-/* --- issue #5: status lists (store_sqlite_slist.c) --- */
+/* --- issue #5: status lists (store_sqlite_slist.c) ---
+ * A status list exists once a licence version has a slot in it: triggers of
+ * migration 3 insert its status_lists row with the first such licence and
+ * bump its gen whenever a licence with a slot in it changes status (or is
+ * inserted with a status other than valid), whichever process made the
+ * change.  certsvcd re-signs a list when its gen moves (statuslist.c).
+ */
+
+struct store_slist {
+	int64_t list; /* list number, >= 0 */
+	int64_t gen;  /* change generation */
+};
+
+/*
+ * Every list with its gen, by number, at most STORE_LIST_MAX.  *out is
+ * given (free()); none is CS_OK with *n 0.
+ */
+enum cs_rc store_slist_list(
+    struct store *st, struct store_slist **out, size_t *n, struct cs_err *err);
+
+/*
+ * Read list in one snapshot: *gen its gen, then fn(arg, idx, status) for
+ * every licence version with a slot in list, by idx, until fn returns false
+ * (then CS_OK: the caller keeps its own verdict in arg).  status is lent
+ * for the call.  The gen is that of the rows read: a change committed
+ * after them has a higher gen.  One indexed query (licences_status_slot).
+ * CS_ERR_NOT_FOUND when the list does not exist.
+ */
+enum cs_rc store_slist_scan(struct store *st, int64_t list, int64_t *gen,
+    bool (*fn)(void *arg, int64_t idx, const char *status), void *arg,
+    struct cs_err *err);
 
 #endif

@@ -61,7 +61,6 @@ struct store {
 	int version;
 	EVP_MD *sha256;
 	atomic_int fail_after; /* store_test_fail_after() */
-	atomic_int xslots;     /* store_sql slots handed out */
 	bool mu_ok, cv_ok;
 };
 

@@ -259,7 +259,8 @@ static const char *const migrations[] = {
     "CREATE TRIGGER licences_status_new AFTER INSERT ON licences"
     " WHEN NEW.status_list IS NOT NULL BEGIN"
     " INSERT INTO status_lists (list, gen) VALUES (NEW.status_list, 1)"
-    " ON CONFLICT (list) DO NOTHING;"
+    " ON CONFLICT (list) DO UPDATE SET gen = gen + 1"
+    " WHERE NEW.status IS NOT 'valid';"
     " END;"
     "CREATE TRIGGER seals_status_changed AFTER UPDATE OF status ON seals"
     " BEGIN"
@@ -309,6 +310,14 @@ static const char *const migrations[] = {
     " ON service_certs BEGIN"
     " UPDATE generations SET value = value + 1 WHERE name = 'certs';"
     " END;"
+    "CREATE TABLE audit_checkpoints ("
+    " seq INTEGER PRIMARY KEY CHECK (seq > 0),"
+    " time INTEGER NOT NULL,"
+    " head_hash BLOB NOT NULL CHECK (length(head_hash) = 32),"
+    " cert_serial TEXT NOT NULL,"
+    " document BLOB NOT NULL,"
+    " seal BLOB NOT NULL"
+    ") STRICT;"
     "PRAGMA user_version = 3;",
 };
 
@@ -1824,15 +1833,22 @@ query_start(struct store *st, struct store_tx *tx, enum stmt_id id,
 	return rc;
 }
 
+/*
+ * Slots handed out to struct store_sql definitions.  Process-wide like the
+ * definitions themselves (static in their files): a slot means the same
+ * statement in every connection of every store.
+ */
+static atomic_int xstmt_slots;
+
 /* def's slot in the statement caches, assigned on first use. */
 static int
-xstmt_slot(struct store *st, struct store_sql *def)
+xstmt_slot(struct store_sql *def)
 {
 	int slot = atomic_load(&def->slot), want, none = 0;
 
 	if (slot != 0)
 		return slot;
-	want = atomic_fetch_add(&st->xslots, 1) + 1;
+	want = atomic_fetch_add(&xstmt_slots, 1) + 1;
 	if (want > STORE_XSTMT_MAX)
 		return -1;
 	/* A racing thread may win: then its slot is the one (ours unused). */
@@ -1845,13 +1861,12 @@ enum cs_rc
 store_q_begin(struct store *st, struct store_tx *tx, struct store_sql *def,
     struct store_q *q, struct cs_err *err)
 {
-	struct store *owner = tx != NULL ? tx->st : st;
 	enum cs_rc rc;
 	int slot, r;
 
 	memset(q, 0, sizeof(*q));
 	q->op = def->op;
-	slot = xstmt_slot(owner, def);
+	slot = xstmt_slot(def);
 	if (slot < 0)
 		return cs_err_set(err, CS_ERR_STORE,
 		    "more than %d store statements", STORE_XSTMT_MAX);

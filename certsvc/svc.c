@@ -231,3 +231,14 @@ svc_free(struct svc *svc)
 	OPENSSL_cleanse(svc, sizeof(*svc));
 	free(svc);
 }
+
+void
+svc_url(const struct svc *svc, const char *path, char *out, size_t outsz)
+{
+	const char *base = svc->cfg.public_url;
+	size_t n = strlen(base);
+
+	while (n > 0 && base[n - 1] == '/')
+		n--;
+	snprintf(out, outsz, "%.*s%s", (int)n, base, path);
+}

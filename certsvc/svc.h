@@ -39,6 +39,7 @@ struct svc {
 	struct pkistatus *pki;           /* pkistatus.c: OCSP responses, CRLs */
 	struct statuslist_cache *slists; /* statuslist.c: signed lists */
 	struct svc_refresher *refresher; /* svc_refresher_start() */
+	uint64_t audit_next_check_ns;    /* audit_refresh(): refresher only */
 };
 
 enum svc_open_flags {
@@ -84,5 +85,8 @@ enum cs_rc svc_refresh(struct svc *svc, struct cs_err *err);
 enum cs_rc svc_refresher_start(struct svc *svc, struct cs_err *err);
 void svc_refresher_nudge(struct svc *svc);
 void svc_refresher_stop(struct svc *svc);
+
+/* public_url (without trailing slashes) + path into out. */
+void svc_url(const struct svc *svc, const char *path, char *out, size_t outsz);
 
 #endif

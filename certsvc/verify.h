@@ -13,11 +13,14 @@
 
 /*
  * Verify what req names ({"envelope": {...}}, {"document": b64, "seal":
- * b64} or {"licence_id": "..."}) for principal p (a verifier; issuers and
- * holders may verify what they may read).  *out (given) is the response
- * body: result, checks, licence id/version when known, and report (the
- * envelope of the signed report).  Malformed requests are CS_ERR_INVALID;
- * a bad seal or a revoked licence is an answer (CS_OK).
+ * b64} or {"licence_id": "...", "version": n}) for principal p, who must
+ * be a verifier (else CS_ERR_DENIED); verifiers may verify any licence by
+ * id.  *out (given) is the response body: result, checks, licence_id and
+ * version (null when unknown), and report (the envelope of the signed
+ * report).  Malformed requests, bad base64, a document over 1 MiB or a
+ * seal over CRYPTO_CMS_MAX are CS_ERR_INVALID naming the member; an
+ * unknown licence_id is CS_ERR_NOT_FOUND; no report key yet is
+ * CS_ERR_TOKEN.  A bad seal or a revoked licence is an answer (CS_OK).
  */
 enum cs_rc verify_request(struct svc *svc, const struct client_principal *p,
     const json_t *req, json_t **out, struct cs_err *err)

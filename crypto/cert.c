@@ -581,13 +581,17 @@ crypto_ext_aia(
  * after, whatever encoding the issuer used.
  */
 static enum cs_rc
-crypto_validity_set(
-    X509 *x, X509 *issuer, unsigned days, time_t now, struct cs_err *err)
+crypto_validity_set(X509 *x, X509 *issuer, unsigned days, unsigned hours,
+    time_t now, struct cs_err *err)
 {
 	ASN1_TIME *t = NULL;
 	int dd = 0, ds = 0, add_days = (int)days, add_secs = 0;
 	enum cs_rc rc = CS_OK;
 
+	if (hours > 0) {
+		add_days = (int)(hours / 24);
+		add_secs = (int)(hours % 24) * 3600;
+	}
 	if (issuer != NULL) {
 		t = ASN1_TIME_set(NULL, now);
 		if (t == NULL ||
@@ -603,7 +607,7 @@ crypto_validity_set(
 			goto out;
 		}
 		/* ASN1_TIME_diff() gives 0 <= ds < 86400 here. */
-		if (dd < add_days) {
+		if (dd < add_days || (dd == add_days && ds < add_secs)) {
 			add_days = dd;
 			add_secs = ds;
 		}
@@ -645,7 +649,7 @@ crypto_spec_check(const struct crypto_cert_spec *spec, X509 *issuer,
 		return cs_err_set(err, CS_ERR_INVALID,
 		    "a seal certificate needs country, organization and "
 		    "organization identifier");
-	if (spec->days > CRYPTO_DAYS_MAX)
+	if (spec->days > CRYPTO_DAYS_MAX || spec->hours / 24 > CRYPTO_DAYS_MAX)
 		return cs_err_set(err, CS_ERR_INVALID,
 		    "validity must be at most %d days", CRYPTO_DAYS_MAX);
 	if (spec->crl_url != NULL) {
@@ -714,7 +718,7 @@ crypto_cert_issue(const struct crypto_cert_spec *spec, X509 *issuer,
 	rc = crypto_serial_set(x, err);
 	if (rc != CS_OK)
 		goto out;
-	rc = crypto_validity_set(x, issuer, spec->days, now, err);
+	rc = crypto_validity_set(x, issuer, spec->days, spec->hours, now, err);
 	if (rc != CS_OK)
 		goto out;
 	rc = crypto_subject_set(x, spec, err);

@@ -35,6 +35,7 @@
 #include <openssl/ess.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/ts.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -861,4 +862,154 @@ crypto_cms_result_release(struct crypto_cms_result *res)
 		return;
 	X509_free(res->signer);
 	memset(res, 0, sizeof(*res));
+}
+
+/* --- timestamps (CAdES-T) ------------------------------------------------- */
+
+/* Set res->reason (the first failure only) and return false. */
+static bool crypto_ts_fail(struct crypto_ts_result *res, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static bool
+crypto_ts_fail(struct crypto_ts_result *res, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (res->reason[0] == '\0') {
+		va_start(ap, fmt);
+		vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
+		va_end(ap);
+	}
+	crypto_ossl_drain();
+	return false;
+}
+
+/* genTime of a verified token, in Unix seconds. */
+static bool
+crypto_ts_time(PKCS7 *tok, int64_t *out)
+{
+	TS_TST_INFO *info = PKCS7_to_TS_TST_INFO(tok);
+	const ASN1_GENERALIZEDTIME *gt;
+	ASN1_TIME *epoch = NULL;
+	int days = 0, secs = 0;
+	bool ok = false;
+
+	if (info == NULL)
+		return false;
+	gt = TS_TST_INFO_get_time(info);
+	epoch = ASN1_TIME_set(NULL, 0);
+	if (gt != NULL && epoch != NULL &&
+	    ASN1_TIME_diff(&days, &secs, epoch, gt) == 1) {
+		*out = (int64_t)days * 86400 + secs;
+		ok = true;
+	}
+	ASN1_TIME_free(epoch);
+	TS_TST_INFO_free(info);
+	return ok;
+}
+
+/* Verify the token tok over sig (the signature value) against root. */
+static bool
+crypto_ts_verify(PKCS7 *tok, const ASN1_OCTET_STRING *sig, X509 *root,
+    struct crypto_ts_result *res)
+{
+	TS_VERIFY_CTX *ctx = NULL;
+	X509_STORE *store = NULL;
+	BIO *data = NULL;
+	bool ok = false;
+
+	ctx = TS_VERIFY_CTX_new();
+	store = X509_STORE_new();
+	data = BIO_new_mem_buf(
+	    ASN1_STRING_get0_data(sig), ASN1_STRING_length(sig));
+	if (ctx == NULL || store == NULL || data == NULL ||
+	    X509_STORE_add_cert(store, root) != 1) {
+		crypto_ts_fail(res, "out of memory");
+		goto out;
+	}
+	X509_STORE_set_flags(store, X509_V_FLAG_X509_STRICT);
+	/* Both are the context's from here on. */
+	TS_VERIFY_CTX_set_store(ctx, store);
+	store = NULL;
+	TS_VERIFY_CTX_set_data(ctx, data);
+	data = NULL;
+	TS_VERIFY_CTX_set_flags(
+	    ctx, TS_VFY_SIGNATURE | TS_VFY_VERSION | TS_VFY_DATA);
+	if (TS_RESP_verify_token(ctx, tok) != 1) {
+		const char *r = ERR_reason_error_string(ERR_peek_error());
+
+		crypto_ts_fail(res, "timestamp does not verify: %s",
+		    r != NULL ? r : "unknown error");
+		goto out;
+	}
+	if (!crypto_ts_time(tok, &res->time)) {
+		crypto_ts_fail(res, "timestamp has no readable time");
+		goto out;
+	}
+	ok = true;
+out:
+	BIO_free(data);
+	X509_STORE_free(store);
+	TS_VERIFY_CTX_free(ctx);
+	return ok;
+}
+
+enum cs_rc
+crypto_cms_timestamp(const unsigned char *der, size_t derlen, X509 *root,
+    struct crypto_ts_result *res, struct cs_err *err)
+{
+	const unsigned char *p = der, *q;
+	CMS_ContentInfo *cms = NULL;
+	CMS_SignerInfo *si;
+	X509_ATTRIBUTE *a;
+	ASN1_TYPE *t;
+	PKCS7 *tok = NULL;
+	int i;
+
+	if (res == NULL || root == NULL)
+		return cs_err_set(
+		    err, CS_ERR_INVALID, "timestamp check needs a root");
+	memset(res, 0, sizeof(*res));
+	if (der == NULL || derlen == 0 || derlen > CRYPTO_CMS_MAX)
+		return CS_OK;
+	cms = d2i_CMS_ContentInfo(NULL, &p, (long)derlen);
+	if (cms == NULL ||
+	    OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed ||
+	    sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(cms)) != 1)
+		goto out;
+	si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0);
+	i = CMS_unsigned_get_attr_by_NID(
+	    si, NID_id_smime_aa_timeStampToken, -1);
+	if (i < 0)
+		goto out;
+	res->present = true;
+	if (CMS_unsigned_get_attr_by_NID(
+	        si, NID_id_smime_aa_timeStampToken, i) >= 0) {
+		crypto_ts_fail(res, "more than one timestamp attribute");
+		goto out;
+	}
+	a = CMS_unsigned_get_attr(si, i);
+	t = a != NULL && X509_ATTRIBUTE_count(a) == 1
+	    ? X509_ATTRIBUTE_get0_type(a, 0)
+	    : NULL;
+	if (t == NULL || ASN1_TYPE_get(t) != V_ASN1_SEQUENCE) {
+		crypto_ts_fail(res, "timestamp attribute is malformed");
+		goto out;
+	}
+	q = ASN1_STRING_get0_data(t->value.sequence);
+	tok = d2i_PKCS7(NULL, &q, ASN1_STRING_length(t->value.sequence));
+	if (tok == NULL ||
+	    q !=
+	        ASN1_STRING_get0_data(t->value.sequence) +
+	            ASN1_STRING_length(t->value.sequence)) {
+		crypto_ts_fail(res, "timestamp token is not DER CMS");
+		goto out;
+	}
+	res->ok =
+	    crypto_ts_verify(tok, CMS_SignerInfo_get0_signature(si), root, res);
+out:
+	crypto_ossl_drain();
+	PKCS7_free(tok);
+	CMS_ContentInfo_free(cms);
+	return CS_OK;
 }

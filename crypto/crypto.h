@@ -36,7 +36,8 @@ struct crypto_cert_spec {
 	 * department's unified social credit code here.  May be NULL.
 	 */
 	const char *org_identifier;
-	unsigned days;         /* validity from now */
+	unsigned days;  /* validity from now */
+	unsigned hours; /* when not 0: validity from now in hours, not days */
 	EVP_PKEY *subject_key; /* public key to certify (public part used) */
 	const char *crl_url;   /* CRL distribution point URI or NULL */
 	const char *ocsp_url;  /* AIA id-ad-ocsp URI or NULL */
@@ -161,6 +162,27 @@ enum cs_rc crypto_cms_verify(const unsigned char *doc, size_t len,
     __attribute__((warn_unused_result));
 void crypto_cms_result_release(struct crypto_cms_result *res);
 
+struct crypto_ts_result {
+	bool present;     /* the signer carries a signatureTimeStampToken */
+	bool ok;          /* ... and it verifies (see crypto_cms_timestamp) */
+	int64_t time;     /* its genTime (Unix seconds) when ok, else 0 */
+	char reason[256]; /* why not ok, "" when ok or absent */
+};
+
+/*
+ * The RFC 3161 timestamp of a seal (CAdES-T): the unsigned attribute
+ * id-aa-signatureTimeStampToken of its one signer.  res->ok only when
+ * there is exactly one, its messageImprint is the digest of the
+ * SignerInfo's signature value, its signature verifies and the TSA
+ * certificate (critical extendedKeyUsage timeStamping) chains to root at
+ * the current time.  A seal that does not parse has no timestamp (present
+ * false; crypto_cms_verify() says why).  An answer, not an error: CS_OK
+ * with res filled; CS_ERR_INVALID for a NULL root or res.
+ */
+enum cs_rc crypto_cms_timestamp(const unsigned char *der, size_t derlen,
+    X509 *root, struct crypto_ts_result *res, struct cs_err *err)
+    __attribute__((warn_unused_result));
+
 /* --- base64 (RFC 4648, standard alphabet, padded, no line breaks) --- */
 
 /* Encode len bytes at p into *out (given, NUL-terminated text). */
@@ -173,5 +195,135 @@ enum cs_rc crypto_b64_encode(
  */
 enum cs_rc crypto_b64_decode(
     const char *s, size_t len, struct buf **out, struct cs_err *err);
+
+/* --- certificate status: OCSP (RFC 6960, RFC 5019) and CRLs (RFC 5280) --- */
+
+/* CRLReason values (RFC 5280 5.3.1) used by certsvc. */
+enum crypto_reason {
+	CRYPTO_REASON_NONE = -1, /* no reasonCode at all */
+	CRYPTO_REASON_UNSPECIFIED = 0,
+	CRYPTO_REASON_KEY_COMPROMISE = 1,
+	CRYPTO_REASON_CA_COMPROMISE = 2,
+	CRYPTO_REASON_AFFILIATION_CHANGED = 3,
+	CRYPTO_REASON_SUPERSEDED = 4,
+	CRYPTO_REASON_CESSATION = 5, /* cessationOfOperation */
+	CRYPTO_REASON_CERTIFICATE_HOLD = 6,
+	CRYPTO_REASON_REMOVE_FROM_CRL = 8,
+	CRYPTO_REASON_PRIVILEGE_WITHDRAWN = 9,
+	CRYPTO_REASON_AA_COMPROMISE = 10,
+};
+
+/*
+ * The CRLReason a stored revocation reason names: the text before its
+ * first ':' with spaces, '-' and '_' left out, compared without case with
+ * the RFC 5280 names ("keyCompromise", "key compromise: laptop lost").
+ * Anything else is CRYPTO_REASON_UNSPECIFIED.
+ */
+enum crypto_reason crypto_reason_from_text(const char *text);
+
+/* The RFC 5280 name of r ("keyCompromise"), NULL when r has none. */
+const char *crypto_reason_name(enum crypto_reason r);
+
+/* The largest OCSP request crypto_ocsp_request_parse() looks at. */
+#define CRYPTO_OCSP_REQ_MAX 16384
+/* A CertID as a lookup key: hash NID, both hashes, the serial. */
+#define CRYPTO_OCSP_KEY_MAX (2 + 1 + 2 * EVP_MAX_MD_SIZE + 1 + 32)
+
+/*
+ * A CertID (RFC 6960 4.1.1) flattened into bytes that compare equal
+ * exactly when the CertIDs name the same certificate with the same hash:
+ * hashAlgorithm NID (2 bytes), hash length, issuerNameHash, issuerKeyHash,
+ * serial sign and magnitude without leading zeros.
+ */
+struct crypto_ocsp_key {
+	unsigned char b[CRYPTO_OCSP_KEY_MAX];
+	size_t len;
+};
+
+/* OCSPResponseStatus (RFC 6960 4.2.1). */
+enum crypto_ocsp_rstatus {
+	CRYPTO_OCSP_SUCCESSFUL = 0,
+	CRYPTO_OCSP_MALFORMED = 1,
+	CRYPTO_OCSP_INTERNAL_ERROR = 2,
+	CRYPTO_OCSP_TRY_LATER = 3,
+	CRYPTO_OCSP_UNAUTHORIZED = 6,
+};
+
+/*
+ * The key of the CertID that a client makes for cert issued by issuer
+ * with hash md (EVP_sha1() in RFC 5019, or EVP_sha256()).  CS_ERR_INVALID
+ * for a serial of more than 32 octets.
+ */
+enum cs_rc crypto_ocsp_key_for(const EVP_MD *md, X509 *cert, X509 *issuer,
+    struct crypto_ocsp_key *k, struct cs_err *err);
+
+/*
+ * Parse a DER OCSPRequest and give the key of its one CertID.  As RFC 5019
+ * 2.1.1 asks, a request holds exactly one Request; request extensions (a
+ * nonce) and an optional signature are ignored, since answers are signed
+ * ahead of time.  CS_ERR_INVALID (malformedRequest) for an empty or larger
+ * than CRYPTO_OCSP_REQ_MAX input, anything that is not one DER
+ * OCSPRequest without trailing bytes, none or several Requests, or a
+ * CertID that no certificate of ours can match (serial over 32 octets).
+ */
+enum cs_rc crypto_ocsp_request_parse(const unsigned char *der, size_t len,
+    struct crypto_ocsp_key *k, struct cs_err *err);
+
+/*
+ * An OCSPResponse (DER) that is only a status: st must not be
+ * CRYPTO_OCSP_SUCCESSFUL (CS_ERR_INVALID).  *der is given.
+ */
+enum cs_rc crypto_ocsp_error_response(
+    enum crypto_ocsp_rstatus st, struct buf **der, struct cs_err *err);
+
+/* What one pre-signed OCSP response says (one SingleResponse). */
+struct crypto_ocsp_single {
+	X509 *cert;         /* the certificate answered for */
+	X509 *issuer;       /* the certificate that issued it */
+	const EVP_MD *md;   /* CertID hash */
+	bool revoked;       /* else good */
+	int64_t revoked_at; /* Unix seconds, when revoked */
+	enum crypto_reason
+	    reason; /* NONE or UNSPECIFIED: no revocationReason */
+	int64_t this_update, next_update; /* Unix seconds */
+};
+
+/*
+ * Sign a successful OCSPResponse with a BasicOCSPResponse holding one
+ * SingleResponse for s, in the RFC 5019 profile: responderID byKey,
+ * producedAt now, no extensions (no nonce: the response is pre-signed),
+ * the signer certificate included unless the signer is s->issuer itself
+ * (a CA answering for its own certificates, RFC 6960 4.2.2.2).  signer
+ * must be s->issuer or a certificate it issued with id-kp-OCSPSigning
+ * (CS_ERR_INVALID); key is signer's key (token-backed in production).
+ * The signature algorithm follows the key (crypto_md_for_key), and the
+ * response is verified with signer's public key before it is handed out.
+ * *der is given; a failing token signer's code passes through.
+ */
+enum cs_rc crypto_ocsp_sign(const struct crypto_ocsp_single *s, X509 *signer,
+    EVP_PKEY *key, struct buf **der, struct cs_err *err);
+
+/* One revoked certificate in a CRL. */
+struct crypto_crl_entry {
+	const ASN1_INTEGER *serial; /* lent */
+	int64_t revoked_at;         /* Unix seconds */
+	enum crypto_reason reason;  /* NONE or UNSPECIFIED: no reasonCode */
+};
+
+/*
+ * Sign a CRL (RFC 5280 section 5) of issuer with its key: v2, signature
+ * algorithm of the key, issuer the issuer's subject exactly, thisUpdate
+ * and nextUpdate (UTCTime through 2049), the n entries sorted by serial
+ * (revokedCertificates absent when n is 0), reasonCode (non-critical) on
+ * an entry only for a reason other than unspecified (5.3.1), and the CRL
+ * extensions authorityKeyIdentifier (the issuer's subjectKeyIdentifier)
+ * and cRLNumber = number (both non-critical).  CS_ERR_INVALID for an
+ * issuer that is not a CA with cRLSign, next_update <= this_update or a
+ * negative number.  Verified with the issuer's key before it is handed
+ * out.  *der is given.
+ */
+enum cs_rc crypto_crl_sign(X509 *issuer, EVP_PKEY *key,
+    const struct crypto_crl_entry *e, size_t n, int64_t this_update,
+    int64_t next_update, int64_t number, struct buf **der, struct cs_err *err);
 
 #endif

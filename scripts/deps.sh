@@ -9,6 +9,7 @@ pkgs=(
 	libp11-kit-dev
 	libmicrohttpd-dev libjansson-dev libqrencode-dev
 	libsqlite3-dev sqlite3
+	zlib1g-dev
 	check libsubunit-dev
 	softhsm2 opensc
 	curl ca-certificates jq

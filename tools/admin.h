@@ -109,5 +109,11 @@ int admin_client_revoke(struct admin_ctx *ctx, int argc, char **argv);
 int admin_licence_issue(struct admin_ctx *ctx, int argc, char **argv);
 int admin_licence_show(struct admin_ctx *ctx, int argc, char **argv);
 int admin_licence_import(struct admin_ctx *ctx, int argc, char **argv);
+int admin_report_verify(struct admin_ctx *ctx, int argc, char **argv);
+
+/* admin_audit.c */
+int admin_audit_verify(struct admin_ctx *ctx, int argc, char **argv);
+int admin_audit_checkpoint(struct admin_ctx *ctx, int argc, char **argv);
+int admin_audit_export(struct admin_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -493,14 +493,22 @@ out:
 int
 admin_seal_revoke(struct admin_ctx *ctx, int argc, char **argv)
 {
+	/* The CRLReasons that fit a seal (RFC 5280 5.3.1). */
+	static const enum crypto_reason reasons[] = {
+	    CRYPTO_REASON_KEY_COMPROMISE, CRYPTO_REASON_AFFILIATION_CHANGED,
+	    CRYPTO_REASON_SUPERSEDED, CRYPTO_REASON_CESSATION,
+	    CRYPTO_REASON_UNSPECIFIED};
 	static const struct option longopts[] = {
 	    {"seal", required_argument, NULL, 's'},
 	    {"reason", required_argument, NULL, 'r'},
+	    {"comment", required_argument, NULL, 'c'},
 	    ADMIN_COMMON_OPTIONS,
 	};
-	const char *id = NULL, *reason = NULL;
+	const char *id = NULL, *reason = NULL, *comment = NULL, *name = NULL;
+	char text[STORE_TEXT_MAX];
 	struct cs_err err = {0};
 	struct svc *svc = NULL;
+	size_t i;
 	int ch, ret;
 
 	while ((ret = admin_next(ctx, argc, argv, longopts, &ch)) ==
@@ -509,22 +517,36 @@ admin_seal_revoke(struct admin_ctx *ctx, int argc, char **argv)
 			id = optarg;
 		else if (ch == 'r')
 			reason = optarg;
+		else if (ch == 'c')
+			comment = optarg;
 	}
 	if (ret != -1)
 		return ret;
 	if (id == NULL || reason == NULL)
 		return admin_usage_error(
 		    ctx, "--seal and --reason are required");
+	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (strcmp(reason, crypto_reason_name(reasons[i])) == 0)
+			name = reason;
+	if (name == NULL)
+		return admin_usage_error(ctx,
+		    "--reason must be keyCompromise, affiliationChanged, "
+		    "superseded, cessationOfOperation or unspecified");
+	/* Stored as "<CRLReason>[: comment]" (seal_revoke). */
+	if (snprintf(text, sizeof(text), "%s%s%s", name,
+	        comment != NULL ? ": " : "",
+	        comment != NULL ? comment : "") >= (int)sizeof(text))
+		return admin_usage_error(ctx, "--comment is too long");
 	ret = admin_open(ctx, SVC_OPEN_STORE, &svc);
 	if (ret != ADMIN_EXIT_OK)
 		return ret;
-	if (seal_revoke(svc, id, reason, "admin", &err) != CS_OK)
+	if (seal_revoke(svc, id, text, "admin", &err) != CS_OK)
 		ret = admin_fail(ctx, &err);
 	else if (ctx->json)
-		admin_print_json(
-		    json_pack("{s:s,s:s}", "id", id, "status", "revoked"));
+		admin_print_json(json_pack("{s:s,s:s,s:s}", "id", id, "status",
+		    "revoked", "reason", name));
 	else
-		printf("revoked seal %s\n", id);
+		printf("revoked seal %s (%s)\n", id, name);
 	svc_free(svc);
 	return ret;
 }

@@ -13,6 +13,7 @@
 #include "certsvc/log.h"
 #include "certsvc/mem.h"
 #include "tools/admin.h"
+#include "tools/admin_life.h"
 
 const struct admin_command admin_commands[] = {
     {"init", NULL, "[--demo] [--alg ALG]",
@@ -76,10 +77,12 @@ const struct admin_command admin_commands[] = {
         "  --seal ID         the seal\n"
         "  --pem             print the certificate\n",
         admin_seal_show},
-    {"seal", "revoke", "--seal ID --reason TEXT",
-        "Revoke a seal: it signs nothing more.",
+    {"seal", "revoke", "--seal ID --reason REASON [--comment TEXT]",
+        "Revoke a seal: it signs nothing more; CRL and OCSP say revoked.",
         "  --seal ID         the seal\n"
-        "  --reason TEXT     why (kept in the audit trail)\n",
+        "  --reason REASON   CRLReason: keyCompromise, affiliationChanged,\n"
+        "                    superseded, cessationOfOperation, unspecified\n"
+        "  --comment TEXT    more detail, kept with the reason\n",
         admin_seal_revoke},
     {"client", "add",
         "--role issuer --dept CODE | --role verifier | --role holder "
@@ -135,6 +138,107 @@ const struct admin_command admin_commands[] = {
         "FILE.rejects.csv, 0600)\n"
         "  --jobs N          worker threads (default: online cores)\n",
         admin_licence_import},
+    /* licence lifecycle and objections (tools/admin_life.c) */
+    {"licence", "suspend", "--id ID [--reason TEXT]",
+        "Suspend (暂扣) a valid licence's newest version.",
+        "  --id ID           the licence\n"
+        "  --reason TEXT     why (kept with the status and in the audit "
+        "trail)\n",
+        admin_licence_change},
+    {"licence", "reinstate", "--id ID [--reason TEXT]",
+        "Reinstate a suspended licence (back to valid).",
+        "  --id ID           the licence\n"
+        "  --reason TEXT     why\n",
+        admin_licence_change},
+    {"licence", "revoke", "--id ID --reason TEXT [--kind penalty]",
+        "Revoke a valid or suspended licence (final): 撤销 by the "
+        "authority,\nor 吊销 as a penalty with --kind penalty.",
+        "  --id ID           the licence\n"
+        "  --reason TEXT     why (required)\n"
+        "  --kind KIND       authority (default, 撤销) or penalty (吊销)\n",
+        admin_licence_change},
+    {"licence", "cancel", "--id ID [--reason TEXT]",
+        "Cancel (注销) a valid or suspended licence at the holder's "
+        "request (final).",
+        "  --id ID           the licence\n"
+        "  --reason TEXT     why\n",
+        admin_licence_change},
+    {"licence", "transfer", "--id ID [--to TEXT] [--reason TEXT]",
+        "Mark a valid licence transferred out (转出, final).",
+        "  --id ID           the licence\n"
+        "  --to TEXT         where it went\n"
+        "  --reason TEXT     why\n",
+        admin_licence_change},
+    {"licence", "renew", "--id ID --valid-until DATE [--valid-from DATE]",
+        "Renew (延续) a valid or expired licence: version + 1 with a new "
+        "validity,\nsealed anew; the old version is superseded.",
+        "  --id ID           the licence\n"
+        "  --valid-until D   new last day (YYYY-MM-DD), after the current "
+        "one\n"
+        "  --valid-from D    new first day (default: today)\n"
+        "  --reason TEXT     why\n",
+        admin_licence_change},
+    {"licence", "correct",
+        "--id ID --fields-file F --reason TEXT [--holder-name NAME]",
+        "Correct (变更) a valid licence: version + 1 with the corrected "
+        "fields,\nsealed anew; the old version is superseded.",
+        "  --id ID           the licence\n"
+        "  --fields-file F   JSON object with every field, as in "
+        "issuance\n"
+        "  --holder-name N   corrected holder name\n"
+        "  --reason TEXT     why (required)\n",
+        admin_licence_change},
+    {"objection", "list", "[--dept CODE] [--status S]",
+        "List holders' objections (异议), newest first.",
+        "  --dept CODE       only this department's\n"
+        "  --status S        open, corrected or rejected\n",
+        admin_objection_list},
+    {"objection", "resolve",
+        "--id ID --outcome corrected|rejected --reason TEXT "
+        "[--fields-file F]",
+        "Resolve an open objection: by a correction (a new version, in "
+        "the same\ntransaction) or a rejection with a reason.",
+        "  --id ID           the objection (O-...)\n"
+        "  --outcome O       corrected or rejected\n"
+        "  --reason TEXT     the answer the holder sees (required)\n"
+        "  --fields-file F   corrected: JSON object with every field\n"
+        "  --holder-name N   corrected: the holder name\n",
+        admin_objection_resolve},
+    {"report", "verify", "FILE [--root PEM]",
+        "Verify a verification report offline: FILE is a report envelope "
+        "or a whole\nPOST /v1/verify response. Prints the report's "
+        "result and checks. Exit 0\nonly when the report is authentic "
+        "(its seal verifies to the root, by a\nreport signer), whatever "
+        "result it records; 1 when it is not.",
+        "  --root PEM        trusted root certificate (default: "
+        "DATA/ca/root.pem)\n",
+        admin_report_verify},
+    {"audit", "verify", "[--from-checkpoint FILE]",
+        "Recompute the audit chain and check every signed checkpoint.\n"
+        "With an exported checkpoint (audit checkpoint --export), also "
+        "detect a\ntruncated or rewritten tail. Exit 0 when everything "
+        "holds; 1 with the\nfirst broken sequence number when not.",
+        "  --from-checkpoint FILE  a checkpoint exported earlier\n",
+        admin_audit_verify},
+    {"audit", "checkpoint", "[--export FILE]",
+        "Sign a checkpoint of the audit trail's head now with the audit "
+        "key in the\ntoken (made on first use); with --export, write it "
+        "for a third party to keep.",
+        "  --export FILE     write the checkpoint (JSON, mode 0644)\n",
+        admin_audit_checkpoint},
+    {"audit", "export",
+        "[--since DATE] [--until DATE] [--actor A] "
+        "[--object PREFIX] [--out FILE]",
+        "Write audit events as JSON lines (one event per line, with its "
+        "hashes),\noldest first, filtered by day (China Standard Time), "
+        "actor and object prefix.",
+        "  --since DATE      from this day (YYYY-MM-DD)\n"
+        "  --until DATE      up to and including this day\n"
+        "  --actor A         only this actor (e.g. admin, C-...)\n"
+        "  --object PREFIX   only objects starting with PREFIX (e.g. "
+        "licence:)\n"
+        "  --out FILE        write there instead of stdout\n",
+        admin_audit_export},
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -166,7 +166,7 @@ START_TEST(reopen_is_idempotent)
 	verify_expect(0, 1);
 	raw_query("SELECT count(*) FROM sqlite_master WHERE type = 'table'",
 	    ans, sizeof(ans));
-	ck_assert_str_eq(ans, "16");
+	ck_assert_str_eq(ans, "17");
 }
 END_TEST
 
