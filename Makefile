@@ -99,6 +99,14 @@ $(O)/tests/p11fault.so: tests/p11fault/p11fault.c
 
 # --- Check suites: tests/<dir>/check_<file>.c -> $(O)/tests/<dir>/check_<file>
 TEST_UTIL := $(wildcard tests/testutil.c)
+# Fixtures that link upper layers go only to the suites above them:
+# tests/certfix.c (software PKI) needs crypto/, tests/svcfix.c certsvc/.
+TEST_CERTFIX := $(wildcard tests/certfix.c)
+TEST_SVCFIX  := $(wildcard tests/svcfix.c)
+FIX_FOR_crypto  := $(TEST_CERTFIX)
+FIX_FOR_certsvc := $(TEST_CERTFIX) $(TEST_SVCFIX)
+FIX_FOR_api     := $(TEST_CERTFIX) $(TEST_SVCFIX)
+FIX_FOR_tools   := $(TEST_CERTFIX) $(TEST_SVCFIX)
 SUITES_pkcs11  := $(wildcard tests/pkcs11/check_*.c)
 SUITES_crypto  := $(wildcard tests/crypto/check_*.c)
 SUITES_certsvc := $(wildcard tests/certsvc/check_*.c)
@@ -113,7 +121,8 @@ TEST_DIRS := pkcs11 crypto certsvc api tools
 T ?= $(TEST_DIRS)
 
 define mksuites
-$(O)/tests/$(1)/%: tests/$(1)/%.c $(call obj,$(TEST_UTIL)) $(LIBS_FOR_$(1))
+$(O)/tests/$(1)/%: tests/$(1)/%.c $(call obj,$(TEST_UTIL) $(FIX_FOR_$(1))) \
+    $(LIBS_FOR_$(1))
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CPPFLAGS) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) $$(CHECK_LIBS)
 endef

@@ -19,19 +19,6 @@
 
 #define AUDIT_REFRESH_EVERY_NS (10ull * 1000000000ull)
 
-static void
-audit_hex(const uint8_t *p, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 /* The audit key, made on first use. */
 static enum cs_rc
 audit_key(struct svc *svc, struct svckey *k, struct cs_err *err)
@@ -54,14 +41,11 @@ audit_sign(struct svc *svc, struct svckey *k, struct store_checkpoint *c,
 	char head[2 * STORE_HASH_LEN + 1], when[32];
 	struct crypto_seal_opts so;
 	STACK_OF(X509) *chain = NULL;
-	time_t t = (time_t)c->time;
-	struct tm tm;
 	json_t *doc = NULL;
 	enum cs_rc rc;
 
-	audit_hex(c->head_hash, STORE_HASH_LEN, head);
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	cs_hex(c->head_hash, STORE_HASH_LEN, head);
+	cs_time_utc(c->time, when, sizeof(when));
 	doc = json_pack("{s:s,s:I,s:s,s:s,s:I}", "format",
 	    AUDIT_CHECKPOINT_FORMAT, "seq", (json_int_t)c->seq, "head_hash",
 	    head, "time", when, "events", (json_int_t)events);
@@ -228,7 +212,7 @@ audit_checkpoint_genuine(struct svc *svc, const struct store_checkpoint *c,
 		snprintf(why, whysz, "not a checkpoint document");
 		goto out;
 	}
-	audit_hex(c->head_hash, STORE_HASH_LEN, head);
+	cs_hex(c->head_hash, STORE_HASH_LEN, head);
 	if ((int64_t)seq != c->seq || strcmp(hh, head) != 0) {
 		snprintf(why, whysz, "the signed document says event %lld",
 		    (long long)seq);

@@ -188,6 +188,38 @@ out:
 	return rc;
 }
 
+enum cs_rc
+ca_issue(struct svc *svc, const struct crypto_cert_spec *spec, X509 **out,
+    struct cs_err *err)
+{
+	char crl[CFG_STR_MAX + 32], ocsp[CFG_STR_MAX + 32];
+	char issuers[CFG_STR_MAX + 32];
+	struct crypto_cert_spec s = *spec;
+	struct store_ca ca;
+	EVP_PKEY *ca_key = NULL;
+	enum cs_rc rc;
+
+	*out = NULL;
+	memset(&ca, 0, sizeof(ca));
+	rc = store_ca_get(svc->store, "issuing", &ca, err);
+	if (rc != CS_OK)
+		return rc;
+	rc = p11_key_get(svc->token, ca.key_uri, &ca_key, err);
+	if (rc != CS_OK)
+		goto out;
+	svc_url(svc, "/crl/issuing.crl", crl, sizeof(crl));
+	svc_url(svc, "/ocsp", ocsp, sizeof(ocsp));
+	svc_url(svc, "/ca/issuing.cer", issuers, sizeof(issuers));
+	s.crl_url = crl;
+	s.ocsp_url = s.profile == CRYPTO_CERT_OCSP ? NULL : ocsp;
+	s.ca_issuers_url = issuers;
+	rc = crypto_cert_issue(&s, svc->issuing, ca_key, out, err);
+out:
+	EVP_PKEY_free(ca_key);
+	store_ca_release(&ca);
+	return rc;
+}
+
 static enum cs_rc
 ca_export_one(const char *dir, const char *name, X509 *cert, struct cs_err *err)
 {

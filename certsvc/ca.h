@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "certsvc/svc.h"
+#include "crypto/crypto.h"
 #include "pkcs11/p11.h"
 
 #define CA_ROOT_DAYS (10 * 365 + 2)
@@ -28,6 +29,18 @@ struct ca_init_opts {
  */
 enum cs_rc ca_init(struct svc *svc, const struct ca_init_opts *opts,
     bool *created, struct cs_err *err);
+
+/*
+ * Certify spec->subject_key with the issuing CA, whose key is taken from
+ * the token: spec gives the profile, names and lifetime; the issuing CA's
+ * CRL, OCSP and caIssuers URLs (under public_url) are added here, except
+ * the OCSP URL in an OCSP responder's certificate, whose own status is not
+ * checked (ocsp-nocheck).  *out is given (X509_free).  CS_ERR_NOT_FOUND
+ * without an issuing CA; token and OpenSSL failures as p11_key_get() and
+ * crypto_cert_issue().
+ */
+enum cs_rc ca_issue(struct svc *svc, const struct crypto_cert_spec *spec,
+    X509 **out, struct cs_err *err);
 
 /*
  * Write DATA/ca/root.pem and DATA/ca/issuing.pem from the loaded CA (mode

@@ -134,19 +134,6 @@ b64url_encode(const uint8_t *in, size_t n, char *out)
 	out[o] = '\0';
 }
 
-static void
-hex_encode(const uint8_t *in, size_t n, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = hex[in[i] >> 4];
-		out[2 * i + 1] = hex[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static bool
 hex_lower(const char *s, size_t n)
 {
@@ -259,7 +246,7 @@ client_add_tx(struct svc *svc, struct store_tx *tx, enum client_role role,
 		goto out;
 	}
 	memcpy(c.id, "C-", 2);
-	hex_encode(idraw, sizeof(idraw), c.id + 2);
+	cs_hex(idraw, sizeof(idraw), c.id + 2);
 	memcpy(sec, CLIENT_SECRET_PREFIX, CLIENT_SECRET_PREFIX_LEN);
 	b64url_encode(raw, sizeof(raw), sec + CLIENT_SECRET_PREFIX_LEN);
 	rc = sha256(sec, CLIENT_SECRET_LEN, c.secret_hash, err);
@@ -539,7 +526,7 @@ holder_ref_make(const struct svc *svc, const char *id_type,
 		    err, CS_ERR_CRYPTO, "cannot compute holder_ref");
 		goto out;
 	}
-	hex_encode(md, 32, out);
+	cs_hex(md, 32, out);
 out:
 	OPENSSL_cleanse(msg, sizeof(msg));
 	OPENSSL_cleanse(md, sizeof(md));

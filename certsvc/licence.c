@@ -32,6 +32,7 @@
 
 #include "certsvc/codes.h"
 #include "certsvc/jcs.h"
+#include "certsvc/jreq.h"
 #include "certsvc/licence.h"
 #include "certsvc/log.h"
 #include "certsvc/ltype.h"
@@ -260,28 +261,6 @@ req_string(const json_t *obj, const char *key, const char *path, bool need,
 }
 
 static enum cs_rc
-req_only(const json_t *obj, const char *path, const char *const *allowed,
-    struct cs_err *err)
-{
-	const char *key;
-	json_t *v;
-	size_t i;
-
-	json_object_foreach((json_t *)obj, key, v)
-	{
-		(void)v;
-		for (i = 0; allowed[i] != NULL; i++)
-			if (strcmp(key, allowed[i]) == 0)
-				break;
-		if (allowed[i] == NULL)
-			return cs_err_set(err, CS_ERR_INVALID,
-			    "%s%s%.64s: unknown member", path,
-			    path[0] != '\0' ? "." : "", key);
-	}
-	return CS_OK;
-}
-
-static enum cs_rc
 req_parse(const json_t *req, struct licence_req *r, struct cs_err *err)
 {
 	static const char *const top[] = {"type", "holder", "fields",
@@ -297,7 +276,7 @@ req_parse(const json_t *req, struct licence_req *r, struct cs_err *err)
 	if (!json_is_object(req))
 		return cs_err_set(
 		    err, CS_ERR_INVALID, "body: must be a JSON object");
-	rc = req_only(req, "", top, err);
+	rc = jreq_only(req, "", top, err);
 	if (rc == CS_OK)
 		rc = req_string(req, "type", "type", true, &r->type, err);
 	if (rc == CS_OK)
@@ -314,7 +293,7 @@ req_parse(const json_t *req, struct licence_req *r, struct cs_err *err)
 	if (!json_is_object(h))
 		return cs_err_set(
 		    err, CS_ERR_INVALID, "holder: required, an object");
-	rc = req_only(h, "holder", holder, err);
+	rc = jreq_only(h, "holder", holder, err);
 	if (rc == CS_OK)
 		rc = req_string(
 		    h, "name", "holder.name", true, &r->holder_name, err);
@@ -355,19 +334,6 @@ idem_key_ok(const char *key)
 	return true;
 }
 
-static void
-hex(const unsigned char *p, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 /* What a version's document says besides its type, issuer and seal. */
 struct licence_content {
 	const char *holder_name;
@@ -402,7 +368,7 @@ licence_document(const struct svc *svc, const struct licence_content *c,
 	strftime(issued, sizeof(issued), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	licence_date_format(c->from, dfrom, sizeof(dfrom));
 	licence_date_format(c->until, duntil, sizeof(duntil));
-	hex(seal->cert_sha256, sizeof(seal->cert_sha256), certhex);
+	cs_hex(seal->cert_sha256, sizeof(seal->cert_sha256), certhex);
 	doc = json_pack("{s:s,s:s,s:i,s:{s:s,s:s},s:{s:s,s:s,s:s},"
 	                "s:{s:s,s:s,s:s},s:O,s:s,s:s,s:s,s:{s:s,s:s},"
 	                "s:{s:{s:I,s:s}}}",
@@ -867,16 +833,6 @@ licence_envelope(const struct store_licence *l)
 	return env;
 }
 
-static void
-licence_time(int64_t t, char *out, size_t outsz)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(out, outsz, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 json_t *
 licence_summary(const struct store_licence *l)
 {
@@ -885,16 +841,16 @@ licence_summary(const struct store_licence *l)
 	char changed[32];
 	json_t *obj;
 
-	licence_time(l->issued_at, issued, sizeof(issued));
-	licence_time(l->valid_from, from, sizeof(from));
-	licence_time(l->valid_until, until, sizeof(until));
+	cs_time_utc(l->issued_at, issued, sizeof(issued));
+	cs_time_utc(l->valid_from, from, sizeof(from));
+	cs_time_utc(l->valid_until, until, sizeof(until));
 	obj = json_pack("{s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "id", l->id,
 	    "version", l->version, "type", l->type, "issuer", l->dept, "seal",
 	    l->seal_id, "status", l->status, "issued_at", issued, "valid_from",
 	    from, "valid_until", until);
 	/* The last status change, once there was one. */
 	if (obj != NULL && l->status_changed != 0) {
-		licence_time(l->status_changed, changed, sizeof(changed));
+		cs_time_utc(l->status_changed, changed, sizeof(changed));
 		json_object_set_new(
 		    obj, "status_reason", json_string(l->status_reason));
 		json_object_set_new(

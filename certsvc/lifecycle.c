@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "certsvc/jreq.h"
 #include "certsvc/lifecycle.h"
 #include "certsvc/log.h"
 #include "certsvc/mem.h"
@@ -126,8 +127,6 @@ body_only(const json_t *body, enum lifecycle_action a, struct cs_err *err)
 	    "reason", "fields", "holder", NULL};
 	const char *const *allowed = common;
 	const char *key;
-	json_t *v;
-	size_t i;
 
 	if (a == LIFECYCLE_REVOKE)
 		allowed = revoke;
@@ -137,17 +136,11 @@ body_only(const json_t *body, enum lifecycle_action a, struct cs_err *err)
 		allowed = renew;
 	else if (a == LIFECYCLE_CORRECT)
 		allowed = correct;
-	json_object_foreach((json_t *)body, key, v)
-	{
-		(void)v;
-		for (i = 0; allowed[i] != NULL; i++)
-			if (strcmp(key, allowed[i]) == 0)
-				break;
-		if (allowed[i] == NULL)
-			return cs_err_set(err, CS_ERR_INVALID,
-			    "%.64s: unknown member for %s", key,
-			    lifecycle_action_name(a));
-	}
+	key = jreq_unknown(body, allowed);
+	if (key != NULL)
+		return cs_err_set(err, CS_ERR_INVALID,
+		    "%.64s: unknown member for %s", key,
+		    lifecycle_action_name(a));
 	return CS_OK;
 }
 

@@ -1,6 +1,7 @@
 /*
  * mem.h: growable byte buffers, bounded string copies, checked number
- * parsing and whole-file I/O: the few helpers every module needs.
+ * parsing, whole-file I/O, hex and UTC time text: the few helpers every
+ * module needs.
  */
 #ifndef CERTSVC_MEM_H
 #define CERTSVC_MEM_H
@@ -73,6 +74,18 @@ enum cs_rc cs_mkdir_p(const char *path, mode_t mode, struct cs_err *err);
  * without controls, also -1 for C0, DEL and C1 control characters.
  */
 long cs_utf8_count(const char *p, size_t len, bool controls);
+
+/*
+ * n bytes at p as 2n lower-case hex digits and a NUL into out, which has
+ * room for 2n + 1 bytes.
+ */
+void cs_hex(const void *p, size_t n, char *out);
+
+/*
+ * Unix time t as UTC "YYYY-MM-DDTHH:MM:SSZ" (RFC 3339) into out, which has
+ * room for 21 bytes (a smaller one gets "").
+ */
+void cs_time_utc(int64_t t, char *out, size_t outsz);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t cs_now_ns(void);

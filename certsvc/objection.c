@@ -18,6 +18,7 @@
 
 #include <openssl/rand.h>
 
+#include "certsvc/jreq.h"
 #include "certsvc/licence.h"
 #include "certsvc/lifecycle.h"
 #include "certsvc/mem.h"
@@ -25,22 +26,10 @@
 
 #define OBJECTION_ID_RAW 8 /* "O-" + 16 hex */
 
-static void
-objection_time(int64_t t, char *out, size_t outsz)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(out, outsz, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static enum cs_rc
 objection_new_id(char *id, size_t idsz, struct cs_err *err)
 {
-	static const char digits[] = "0123456789abcdef";
 	unsigned char raw[OBJECTION_ID_RAW];
-	size_t i;
 
 	if (idsz < 3 + 2 * sizeof(raw))
 		return cs_err_set(err, CS_ERR_INVALID, "id buffer too small");
@@ -48,11 +37,7 @@ objection_new_id(char *id, size_t idsz, struct cs_err *err)
 		return cs_err_ossl(err, CS_ERR_CRYPTO, "RAND_bytes failed");
 	id[0] = 'O';
 	id[1] = '-';
-	for (i = 0; i < sizeof(raw); i++) {
-		id[2 + 2 * i] = digits[raw[i] >> 4];
-		id[3 + 2 * i] = digits[raw[i] & 15];
-	}
-	id[2 + 2 * sizeof(raw)] = '\0';
+	cs_hex(raw, sizeof(raw), id + 2);
 	return CS_OK;
 }
 
@@ -106,11 +91,11 @@ enum cs_rc
 objection_file(struct svc *svc, const struct client_principal *p,
     const json_t *body, struct store_objection *out, struct cs_err *err)
 {
+	static const char *const members[] = {"licence_id", "text", NULL};
 	struct store_licence l;
 	struct store_tx *tx = NULL;
-	const char *key, *lid;
+	const char *lid;
 	const json_t *text;
-	json_t *v;
 	enum cs_rc rc;
 
 	memset(out, 0, sizeof(*out));
@@ -121,15 +106,11 @@ objection_file(struct svc *svc, const struct client_principal *p,
 	if (!json_is_object(body))
 		return cs_err_set(
 		    err, CS_ERR_INVALID, "body: must be a JSON object");
-	json_object_foreach((json_t *)body, key, v)
-	{
-		(void)v;
-		if (strcmp(key, "licence_id") != 0 && strcmp(key, "text") != 0)
-			return cs_err_set(
-			    err, CS_ERR_INVALID, "%.64s: unknown member", key);
-	}
-	lid = json_string_value(json_object_get(body, "licence_id"));
-	if (lid == NULL || *lid == '\0')
+	rc = jreq_only(body, "", members, err);
+	if (rc != CS_OK)
+		return rc;
+	lid = jreq_str(body, "licence_id");
+	if (lid == NULL)
 		return cs_err_set(err, CS_ERR_INVALID,
 		    "licence_id: required, a licence identifier");
 	text = json_object_get(body, "text");
@@ -200,8 +181,10 @@ static enum cs_rc
 resolve_parse(const json_t *body, bool *corrected, char *reason,
     size_t reasonsz, json_t **corr, struct cs_err *err)
 {
+	static const char *const when_rejected[] = {"outcome", "reason", NULL};
+	static const char *const when_corrected[] = {
+	    "outcome", "reason", "fields", "holder", NULL};
 	const char *key, *outcome;
-	json_t *v;
 	enum cs_rc rc;
 
 	*corr = NULL;
@@ -215,17 +198,10 @@ resolve_parse(const json_t *body, bool *corrected, char *reason,
 		return cs_err_set(err, CS_ERR_INVALID,
 		    "outcome: required, \"corrected\" or \"rejected\"");
 	*corrected = strcmp(outcome, "corrected") == 0;
-	json_object_foreach((json_t *)body, key, v)
-	{
-		(void)v;
-		if (strcmp(key, "outcome") == 0 || strcmp(key, "reason") == 0)
-			continue;
-		if (*corrected &&
-		    (strcmp(key, "fields") == 0 || strcmp(key, "holder") == 0))
-			continue;
+	key = jreq_unknown(body, *corrected ? when_corrected : when_rejected);
+	if (key != NULL)
 		return cs_err_set(err, CS_ERR_INVALID,
 		    "%.64s: unknown member for outcome %s", key, outcome);
-	}
 	rc = lifecycle_text(json_object_get(body, "reason"), "reason", true,
 	    LIFECYCLE_REASON_MAX, reason, reasonsz, err);
 	if (rc != CS_OK || !*corrected)
@@ -336,13 +312,13 @@ objection_json(const struct store_objection *o)
 	char created[32], resolved[32];
 	json_t *obj;
 
-	objection_time(o->created, created, sizeof(created));
+	cs_time_utc(o->created, created, sizeof(created));
 	obj = json_pack("{s:s,s:s,s:i,s:s,s:s,s:s}", "id", o->id, "licence_id",
 	    o->licence_id, "version", o->version, "status", o->status, "text",
 	    o->text, "created", created);
 	if (obj == NULL || o->resolved_at == 0)
 		return obj;
-	objection_time(o->resolved_at, resolved, sizeof(resolved));
+	cs_time_utc(o->resolved_at, resolved, sizeof(resolved));
 	json_object_set_new(obj, "resolution", json_string(o->resolution));
 	json_object_set_new(obj, "resolved_at", json_string(resolved));
 	if (o->new_version > 0)

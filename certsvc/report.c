@@ -19,15 +19,16 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
+#include "certsvc/ca.h"
 #include "certsvc/jcs.h"
 #include "certsvc/log.h"
 #include "certsvc/report.h"
+#include "certsvc/svckey.h"
 #include "crypto/crypto.h"
 
 /*
@@ -106,50 +107,20 @@ report_key_get(struct svc *svc, struct report_key **out, struct cs_err *err)
 	return CS_OK;
 }
 
-/* Unix seconds of an ASN1_TIME. */
-static bool
-report_asn1_time(const ASN1_TIME *t, int64_t *out)
-{
-	ASN1_TIME *epoch = ASN1_TIME_set(NULL, 0);
-	int days = 0, secs = 0;
-	bool ok;
-
-	ok = epoch != NULL && ASN1_TIME_diff(&days, &secs, epoch, t) == 1;
-	ASN1_TIME_free(epoch);
-	if (ok)
-		*out = (int64_t)days * 86400 + secs;
-	return ok;
-}
-
-static void
-report_url(const struct svc *svc, const char *path, char *out, size_t outsz)
-{
-	const char *base = svc->cfg.public_url;
-	size_t n = strlen(base);
-
-	while (n > 0 && base[n - 1] == '/')
-		n--;
-	snprintf(out, outsz, "%.*s%s", (int)n, base, path);
-}
-
 /* A new key pair and its certificate from the issuing CA (token). */
 static enum cs_rc
 report_make(
     struct svc *svc, time_t now, struct report_key **out, struct cs_err *err)
 {
-	char crl[CFG_STR_MAX + 32], ocsp[CFG_STR_MAX + 32];
-	char issuers[CFG_STR_MAX + 32], cn[64];
+	char cn[64];
 	struct crypto_cert_spec spec;
+	struct store_svc_cert c;
 	struct report_key *k = NULL;
-	struct store_ca ca;
-	EVP_PKEY *ca_key = NULL;
-	BIGNUM *bn = NULL;
-	char *hex = NULL;
 	struct tm tm;
 	enum cs_rc rc;
 
 	*out = NULL;
-	memset(&ca, 0, sizeof(ca));
+	memset(&c, 0, sizeof(c));
 	k = calloc(1, sizeof(*k));
 	if (k == NULL)
 		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
@@ -160,17 +131,8 @@ report_make(
 		rc = cs_err_ossl(err, CS_ERR_CRYPTO, "cannot make a P-256 key");
 		goto out;
 	}
-	rc = store_ca_get(svc->store, "issuing", &ca, err);
-	if (rc != CS_OK)
-		goto out;
-	rc = p11_key_get(svc->token, ca.key_uri, &ca_key, err);
-	if (rc != CS_OK)
-		goto out;
 	gmtime_r(&now, &tm);
 	strftime(cn, sizeof(cn), "certsvc report signer %Y-%m-%dT%H:%MZ", &tm);
-	report_url(svc, "/crl/issuing.crl", crl, sizeof(crl));
-	report_url(svc, "/ocsp", ocsp, sizeof(ocsp));
-	report_url(svc, "/ca/issuing.cer", issuers, sizeof(issuers));
 	memset(&spec, 0, sizeof(spec));
 	spec.profile = CRYPTO_CERT_REPORT;
 	spec.common_name = cn;
@@ -179,10 +141,9 @@ report_make(
 	    svc->cfg.ca_country[0] != '\0' ? svc->cfg.ca_country : NULL;
 	spec.hours = REPORT_CERT_HOURS;
 	spec.subject_key = k->key;
-	spec.crl_url = crl;
-	spec.ocsp_url = ocsp;
-	spec.ca_issuers_url = issuers;
-	rc = crypto_cert_issue(&spec, svc->issuing, ca_key, &k->cert, err);
+	rc = ca_issue(svc, &spec, &k->cert, err);
+	if (rc == CS_OK)
+		rc = svckey_cert_info(k->cert, &c, err);
 	if (rc != CS_OK)
 		goto out;
 	if (X509_up_ref(svc->issuing) != 1) {
@@ -190,22 +151,12 @@ report_make(
 		goto out;
 	}
 	k->issuer = svc->issuing;
-	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(k->cert), NULL);
-	hex = bn != NULL ? BN_bn2hex(bn) : NULL;
-	if (hex == NULL || !cs_strlcpy(k->serial, hex, sizeof(k->serial)) ||
-	    !report_asn1_time(X509_get0_notBefore(k->cert), &k->not_before) ||
-	    !report_asn1_time(X509_get0_notAfter(k->cert), &k->not_after)) {
-		rc = cs_err_ossl(
-		    err, CS_ERR_CRYPTO, "cannot read the report certificate");
-		goto out;
-	}
+	cs_strlcpy(k->serial, c.serial, sizeof(k->serial));
+	k->not_before = c.not_before;
+	k->not_after = c.not_after;
 	*out = k;
 	k = NULL;
 out:
-	OPENSSL_free(hex);
-	BN_free(bn);
-	EVP_PKEY_free(ca_key);
-	store_ca_release(&ca);
 	report_key_put(k);
 	return rc;
 }
@@ -214,10 +165,7 @@ out:
 static enum cs_rc
 report_record(struct svc *svc, const struct report_key *k, struct cs_err *err)
 {
-	char object[STORE_SERIAL_MAX + 8], detail[128];
-	struct store_audit_event ev;
 	struct store_svc_cert c;
-	struct store_tx *tx = NULL;
 	enum cs_rc rc;
 
 	memset(&c, 0, sizeof(c));
@@ -228,30 +176,8 @@ report_record(struct svc *svc, const struct report_key *k, struct cs_err *err)
 	c.not_after = k->not_after;
 	c.created = k->made;
 	rc = crypto_cert_to_der(k->cert, &c.cert_der, err);
-	if (rc != CS_OK)
-		return rc;
-	snprintf(object, sizeof(object), "cert:%s", k->serial);
-	snprintf(detail, sizeof(detail),
-	    "{\"not_after\":%lld,\"purpose\":\"report\"}",
-	    (long long)k->not_after);
-	memset(&ev, 0, sizeof(ev));
-	ev.actor = "system";
-	ev.action = "report.certify";
-	ev.object = object;
-	ev.outcome = "ok";
-	ev.detail = detail;
-	rc = store_tx_begin(svc->store, &tx, err);
-	if (rc != CS_OK)
-		goto out;
-	rc = store_svc_cert_put(tx, &c, err);
 	if (rc == CS_OK)
-		rc = store_audit_append(tx, &ev, NULL, err);
-	if (rc != CS_OK)
-		goto out;
-	rc = store_tx_commit(tx, err);
-	tx = NULL;
-out:
-	store_tx_rollback(tx);
+		rc = svckey_record(svc, NULL, &c, "system", err);
 	buf_free(c.cert_der);
 	return rc;
 }

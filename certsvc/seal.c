@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "certsvc/ca.h"
 #include "certsvc/log.h"
 #include "certsvc/mem.h"
 #include "certsvc/seal.h"
@@ -68,26 +69,14 @@ seal_certify(struct svc *svc, const struct seal_create_opts *o,
     const struct store_dept *dept, const char *uri, X509 **out,
     struct cs_err *err)
 {
-	char crl[CFG_STR_MAX + 32], ocsp[CFG_STR_MAX + 32];
-	char issuers[CFG_STR_MAX + 32], orgid[STORE_CODE_MAX + 16];
+	char orgid[STORE_CODE_MAX + 16];
 	struct crypto_cert_spec spec;
-	struct store_ca ca;
-	EVP_PKEY *pub = NULL, *ca_key = NULL;
+	EVP_PKEY *pub = NULL;
 	enum cs_rc rc;
 
-	memset(&ca, 0, sizeof(ca));
-	rc = store_ca_get(svc->store, "issuing", &ca, err);
-	if (rc != CS_OK)
-		return rc;
-	rc = p11_key_get(svc->token, ca.key_uri, &ca_key, err);
-	if (rc != CS_OK)
-		goto out;
 	rc = p11_key_public(svc->token, uri, &pub, err);
 	if (rc != CS_OK)
-		goto out;
-	svc_url(svc, "/crl/issuing.crl", crl, sizeof(crl));
-	svc_url(svc, "/ocsp", ocsp, sizeof(ocsp));
-	svc_url(svc, "/ca/issuing.cer", issuers, sizeof(issuers));
+		return rc;
 	snprintf(
 	    orgid, sizeof(orgid), "NTR%s-%s", svc->cfg.ca_country, dept->code);
 	memset(&spec, 0, sizeof(spec));
@@ -98,14 +87,8 @@ seal_certify(struct svc *svc, const struct seal_create_opts *o,
 	spec.org_identifier = orgid;
 	spec.days = o->days > 0 ? o->days : SEAL_DAYS_DEFAULT;
 	spec.subject_key = pub;
-	spec.crl_url = crl;
-	spec.ocsp_url = ocsp;
-	spec.ca_issuers_url = issuers;
-	rc = crypto_cert_issue(&spec, svc->issuing, ca_key, out, err);
-out:
+	rc = ca_issue(svc, &spec, out, err);
 	EVP_PKEY_free(pub);
-	EVP_PKEY_free(ca_key);
-	store_ca_release(&ca);
 	return rc;
 }
 

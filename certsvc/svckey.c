@@ -11,12 +11,24 @@
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
 
+#include "certsvc/ca.h"
 #include "certsvc/log.h"
 #include "certsvc/svckey.h"
 
-/* The serial of cert as upper-case hex into out. */
-static enum cs_rc
-svckey_serial(X509 *cert, char *out, size_t outsz, struct cs_err *err)
+/* Unix seconds of an ASN1_TIME. */
+static bool
+svckey_time(const ASN1_TIME *t, int64_t *out)
+{
+	struct tm tm;
+
+	if (ASN1_TIME_to_tm(t, &tm) != 1)
+		return false;
+	*out = (int64_t)timegm(&tm);
+	return true;
+}
+
+enum cs_rc
+svckey_cert_info(X509 *cert, struct store_svc_cert *c, struct cs_err *err)
 {
 	BIGNUM *bn;
 	char *hex;
@@ -24,34 +36,52 @@ svckey_serial(X509 *cert, char *out, size_t outsz, struct cs_err *err)
 
 	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
 	hex = bn != NULL ? BN_bn2hex(bn) : NULL;
-	if (hex == NULL)
-		rc = cs_err_ossl(err, CS_ERR_NOMEM, "out of memory");
-	else if (!cs_strlcpy(out, hex, outsz))
-		rc = cs_err_set(err, CS_ERR_INVALID, "serial too long");
+	if (hex == NULL || !cs_strlcpy(c->serial, hex, sizeof(c->serial)) ||
+	    !svckey_time(X509_get0_notBefore(cert), &c->not_before) ||
+	    !svckey_time(X509_get0_notAfter(cert), &c->not_after))
+		rc = cs_err_ossl(err, CS_ERR_CRYPTO,
+		    "cannot read the serial and validity of a certificate");
 	OPENSSL_free(hex);
 	BN_free(bn);
 	return rc;
 }
 
-/* notAfter of cert in Unix seconds. */
-static int64_t
-svckey_not_after(X509 *cert)
+enum cs_rc
+svckey_record(struct svc *svc, const struct store_key *key,
+    const struct store_svc_cert *c, const char *actor, struct cs_err *err)
 {
-	struct tm tm;
+	char object[STORE_SERIAL_MAX + 16], action[32], detail[128];
+	struct store_audit_event ev;
+	struct store_tx *tx = NULL;
+	enum cs_rc rc;
 
-	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
-		return 0;
-	return (int64_t)timegm(&tm);
-}
-
-static int64_t
-svckey_not_before(X509 *cert)
-{
-	struct tm tm;
-
-	if (ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm) != 1)
-		return 0;
-	return (int64_t)timegm(&tm);
+	snprintf(object, sizeof(object), "cert:%s", c->serial);
+	snprintf(detail, sizeof(detail),
+	    "{\"not_after\":%lld,\"purpose\":\"%s\"}", (long long)c->not_after,
+	    c->purpose);
+	snprintf(action, sizeof(action), "%s.certify", c->purpose);
+	memset(&ev, 0, sizeof(ev));
+	ev.actor = actor != NULL ? actor : "system";
+	ev.action = action;
+	ev.object = object;
+	ev.outcome = "ok";
+	ev.detail = detail;
+	rc = store_tx_begin(svc->store, &tx, err);
+	if (rc != CS_OK)
+		return rc;
+	if (key != NULL)
+		rc = store_key_put(tx, key, err);
+	if (rc == CS_OK)
+		rc = store_svc_cert_put(tx, c, err);
+	if (rc == CS_OK)
+		rc = store_audit_append(tx, &ev, NULL, err);
+	if (rc != CS_OK)
+		goto out;
+	rc = store_tx_commit(tx, err);
+	tx = NULL;
+out:
+	store_tx_rollback(tx);
+	return rc;
 }
 
 /* Certify the public key at uri with the issuing CA. */
@@ -59,25 +89,14 @@ static enum cs_rc
 svckey_certify(struct svc *svc, const char *uri, enum crypto_profile profile,
     const char *cn, unsigned days, X509 **out, struct cs_err *err)
 {
-	char crl[CFG_STR_MAX + 32], ocsp[CFG_STR_MAX + 32];
-	char issuers[CFG_STR_MAX + 32], name[STORE_TEXT_MAX];
+	char name[STORE_TEXT_MAX];
 	struct crypto_cert_spec spec;
-	struct store_ca ca;
-	EVP_PKEY *pub = NULL, *ca_key = NULL;
+	EVP_PKEY *pub = NULL;
 	enum cs_rc rc;
 
-	memset(&ca, 0, sizeof(ca));
-	rc = store_ca_get(svc->store, "issuing", &ca, err);
+	rc = p11_key_public(svc->token, uri, &pub, err);
 	if (rc != CS_OK)
 		return rc;
-	rc = p11_key_get(svc->token, ca.key_uri, &ca_key, err);
-	if (rc == CS_OK)
-		rc = p11_key_public(svc->token, uri, &pub, err);
-	if (rc != CS_OK)
-		goto out;
-	svc_url(svc, "/crl/issuing.crl", crl, sizeof(crl));
-	svc_url(svc, "/ocsp", ocsp, sizeof(ocsp));
-	svc_url(svc, "/ca/issuing.cer", issuers, sizeof(issuers));
 	snprintf(name, sizeof(name), "certsvc %s", cn);
 	memset(&spec, 0, sizeof(spec));
 	spec.profile = profile;
@@ -86,15 +105,8 @@ svckey_certify(struct svc *svc, const char *uri, enum crypto_profile profile,
 	spec.country = svc->cfg.ca_country;
 	spec.days = days;
 	spec.subject_key = pub;
-	spec.crl_url = crl;
-	/* An OCSP responder's own status is not checked (ocsp-nocheck). */
-	spec.ocsp_url = profile == CRYPTO_CERT_OCSP ? NULL : ocsp;
-	spec.ca_issuers_url = issuers;
-	rc = crypto_cert_issue(&spec, svc->issuing, ca_key, out, err);
-out:
+	rc = ca_issue(svc, &spec, out, err);
 	EVP_PKEY_free(pub);
-	EVP_PKEY_free(ca_key);
-	store_ca_release(&ca);
 	return rc;
 }
 
@@ -103,13 +115,9 @@ svckey_create(struct svc *svc, const char *purpose, enum crypto_profile profile,
     const char *cn, unsigned days, const char *actor, struct svckey *out,
     struct cs_err *err)
 {
-	char label[STORE_NAME_MAX], object[STORE_SERIAL_MAX + 16];
-	char stamp[32], detail[128];
-	struct store_audit_event ev;
+	char label[STORE_NAME_MAX], stamp[32];
 	struct store_svc_cert sc;
 	struct store_key key;
-	struct store_tx *tx = NULL;
-	struct buf *der = NULL;
 	time_t now = time(NULL);
 	struct tm tm;
 	enum cs_rc rc;
@@ -137,13 +145,13 @@ svckey_create(struct svc *svc, const char *purpose, enum crypto_profile profile,
 	rc = svckey_certify(
 	    svc, out->key_uri, profile, cn, days, &out->cert, err);
 	if (rc == CS_OK)
-		rc = crypto_cert_to_der(out->cert, &der, err);
+		rc = crypto_cert_to_der(out->cert, &sc.cert_der, err);
 	if (rc == CS_OK)
-		rc = svckey_serial(
-		    out->cert, out->serial, sizeof(out->serial), err);
+		rc = svckey_cert_info(out->cert, &sc, err);
 	if (rc != CS_OK)
 		goto out;
-	out->not_after = svckey_not_after(out->cert);
+	cs_strlcpy(out->serial, sc.serial, sizeof(out->serial));
+	out->not_after = sc.not_after;
 
 	memset(&key, 0, sizeof(key));
 	cs_strlcpy(key.uri, out->key_uri, sizeof(key.uri));
@@ -151,37 +159,11 @@ svckey_create(struct svc *svc, const char *purpose, enum crypto_profile profile,
 	cs_strlcpy(key.alg, "p256", sizeof(key.alg));
 	cs_strlcpy(key.purpose, purpose, sizeof(key.purpose));
 	key.created = (int64_t)now;
-	cs_strlcpy(sc.serial, out->serial, sizeof(sc.serial));
 	cs_strlcpy(sc.ca, "issuing", sizeof(sc.ca));
 	cs_strlcpy(sc.purpose, purpose, sizeof(sc.purpose));
 	cs_strlcpy(sc.key_uri, out->key_uri, sizeof(sc.key_uri));
-	sc.cert_der = der;
-	sc.not_before = svckey_not_before(out->cert);
-	sc.not_after = out->not_after;
 	sc.created = (int64_t)now;
-	snprintf(object, sizeof(object), "cert:%s", out->serial);
-	snprintf(detail, sizeof(detail),
-	    "{\"not_after\":%lld,\"purpose\":\"%s\"}",
-	    (long long)out->not_after, purpose);
-	memset(&ev, 0, sizeof(ev));
-	ev.actor = actor != NULL ? actor : "system";
-	snprintf(stamp, sizeof(stamp), "%s.certify", purpose);
-	ev.action = stamp;
-	ev.object = object;
-	ev.outcome = "ok";
-	ev.detail = detail;
-	rc = store_tx_begin(svc->store, &tx, err);
-	if (rc != CS_OK)
-		goto out;
-	rc = store_key_put(tx, &key, err);
-	if (rc == CS_OK)
-		rc = store_svc_cert_put(tx, &sc, err);
-	if (rc == CS_OK)
-		rc = store_audit_append(tx, &ev, NULL, err);
-	if (rc != CS_OK)
-		goto out;
-	rc = store_tx_commit(tx, err);
-	tx = NULL;
+	rc = svckey_record(svc, &key, &sc, actor, err);
 	if (rc != CS_OK)
 		goto out;
 	rc = p11_key_get(svc->token, out->key_uri, &out->key, err);
@@ -189,8 +171,7 @@ svckey_create(struct svc *svc, const char *purpose, enum crypto_profile profile,
 		cs_log(CS_LOG_INFO, "new %s key, certificate %s", purpose,
 		    out->serial);
 out:
-	store_tx_rollback(tx);
-	buf_free(der);
+	buf_free(sc.cert_der);
 	if (rc != CS_OK)
 		svckey_release(out);
 	return rc;

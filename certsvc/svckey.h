@@ -4,7 +4,8 @@
  * in the token and certified by the issuing CA with the service's profile,
  * recorded in the key inventory and in service_certs together with its
  * audit event, in one transaction.  OCSP and CRLs then answer for the
- * certificate like for a seal's.
+ * certificate like for a seal's.  The report signer's in-memory key
+ * (report.c) is recorded the same way, through svckey_record().
  */
 #ifndef CERTSVC_SVCKEY_H
 #define CERTSVC_SVCKEY_H
@@ -44,6 +45,22 @@ enum cs_rc svckey_create(struct svc *svc, const char *purpose,
  */
 enum cs_rc svckey_load(struct svc *svc, const char *purpose, struct svckey *out,
     struct cs_err *err);
+
+/*
+ * c->serial (upper-case hex), c->not_before and c->not_after from cert;
+ * CS_ERR_CRYPTO when they cannot be read.
+ */
+enum cs_rc svckey_cert_info(
+    X509 *cert, struct store_svc_cert *c, struct cs_err *err);
+
+/*
+ * Record the service certificate c (c->purpose "ocsp", "report", ...) with
+ * the audit event "<purpose>.certify" by actor (NULL: "system") and, for a
+ * key in the token, its inventory row key (NULL for a key that lives only
+ * in memory), in one transaction.  Store errors as store_tx_commit().
+ */
+enum cs_rc svckey_record(struct svc *svc, const struct store_key *key,
+    const struct store_svc_cert *c, const char *actor, struct cs_err *err);
 
 /* Free what out holds; NULL does nothing. */
 void svckey_release(struct svckey *k);

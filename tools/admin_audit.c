@@ -10,6 +10,7 @@
 
 #include "certsvc/audit.h"
 #include "certsvc/licence.h"
+#include "certsvc/mem.h"
 #include "tools/admin.h"
 
 #define AUDIT_EXPORT_FILE_MAX (1 << 20)
@@ -153,7 +154,6 @@ export_row(void *arg, const struct store_audit_row *row)
 	char prev[2 * STORE_HASH_LEN + 1], hash[2 * STORE_HASH_LEN + 1];
 	json_t *obj, *detail = NULL;
 	char *line;
-	size_t i;
 
 	if ((f->since > 0 && row->time < f->since) ||
 	    (f->until > 0 && row->time >= f->until) ||
@@ -161,10 +161,8 @@ export_row(void *arg, const struct store_audit_row *row)
 	    (f->object != NULL &&
 	        strncmp(row->object, f->object, strlen(f->object)) != 0))
 		return true;
-	for (i = 0; i < STORE_HASH_LEN; i++) {
-		snprintf(prev + 2 * i, 3, "%02x", row->prev_hash[i]);
-		snprintf(hash + 2 * i, 3, "%02x", row->hash[i]);
-	}
+	cs_hex(row->prev_hash, STORE_HASH_LEN, prev);
+	cs_hex(row->hash, STORE_HASH_LEN, hash);
 	if (row->detail != NULL)
 		detail = json_loadb(
 		    (const char *)row->detail->data, row->detail->len, 0, NULL);

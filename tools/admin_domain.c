@@ -18,16 +18,6 @@
 #include "crypto/crypto.h"
 #include "tools/admin.h"
 
-static void
-admin_time(int64_t t, char *out, size_t outsz)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(out, outsz, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* --- dept ----------------------------------------------------------------- */
 
 int
@@ -78,7 +68,7 @@ dept_json(const struct store_dept *d)
 {
 	char created[32];
 
-	admin_time(d->created, created, sizeof(created));
+	cs_time_utc(d->created, created, sizeof(created));
 	return json_pack("{s:s,s:s,s:s,s:s}", "code", d->code, "name", d->name,
 	    "region", d->region, "created", created);
 }
@@ -367,8 +357,8 @@ seal_json(const struct store_seal *s)
 {
 	char created[32], revoked[32];
 
-	admin_time(s->created, created, sizeof(created));
-	admin_time(s->revoked_at, revoked, sizeof(revoked));
+	cs_time_utc(s->created, created, sizeof(created));
+	cs_time_utc(s->revoked_at, revoked, sizeof(revoked));
 	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s?,s:s?}", "id", s->id,
 	    "dept", s->dept, "name", s->name, "alg", s->alg, "status",
 	    s->status, "created", created, "revoked_at",
@@ -661,7 +651,7 @@ admin_client_list(struct admin_ctx *ctx, int argc, char **argv)
 		printf("%-18s  %-8s  %-8s  %-18s  %s\n", "ID", "ROLE", "STATUS",
 		    "DEPT", "NAME");
 	for (i = 0; i < n; i++) {
-		admin_time(list[i].created, created, sizeof(created));
+		cs_time_utc(list[i].created, created, sizeof(created));
 		if (ctx->json)
 			json_array_append_new(arr,
 			    json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "id",

@@ -44,11 +44,9 @@ static enum cs_rc
 init_secret_file(
     const char *path, size_t nbytes, bool *created, struct cs_err *err)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char rnd[32];
 	char secret[2 * sizeof(rnd) + 2];
 	enum cs_rc rc;
-	size_t i;
 
 	*created = false;
 	if (access(path, F_OK) == 0)
@@ -57,10 +55,7 @@ init_secret_file(
 		nbytes = sizeof(rnd);
 	if (RAND_bytes(rnd, (int)nbytes) != 1)
 		return cs_err_ossl(err, CS_ERR_CRYPTO, "RAND_bytes failed");
-	for (i = 0; i < nbytes; i++) {
-		secret[2 * i] = hex[rnd[i] >> 4];
-		secret[2 * i + 1] = hex[rnd[i] & 15];
-	}
+	cs_hex(rnd, nbytes, secret);
 	secret[2 * nbytes] = '\n';
 	secret[2 * nbytes + 1] = '\0';
 	rc = cs_file_write(path, secret, strlen(secret), 0600, true, err);

@@ -51,19 +51,6 @@
 #define IMP_SLOTS_MAX 256
 #define IMP_DRAW_NS 100000000ULL /* redraw the progress bar at most 10/s */
 
-static void
-hex_encode(const unsigned char *p, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 /*
  * The principal "admin:<dept>", an issuer of dept; the department must
  * exist (CS_ERR_NOT_FOUND naming it).
@@ -122,7 +109,7 @@ issue_default_key(
 	buf_free(canon);
 	if (rc != CS_OK)
 		return rc;
-	hex_encode(md, sizeof(md), mdhex);
+	cs_hex(md, sizeof(md), mdhex);
 	snprintf(key, keysz, "cli:%s", mdhex);
 	return CS_OK;
 }
@@ -1324,7 +1311,7 @@ admin_licence_import(struct admin_ctx *ctx, int argc, char **argv)
 	if (!im.has_seal_col &&
 	    seal_signer_get(im.svc, NULL, im.p.dept, &seal, &err) != CS_OK)
 		goto fail;
-	hex_encode(md1, sizeof(md1), mdhex);
+	cs_hex(md1, sizeof(md1), mdhex);
 	snprintf(im.key_prefix, sizeof(im.key_prefix), "import:%.16s:", mdhex);
 
 	/* The ring and the workers. */

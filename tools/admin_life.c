@@ -31,6 +31,19 @@ body_set(json_t *body, const char *key, const char *v)
 	return v == NULL || json_object_set_new(body, key, json_string(v)) == 0;
 }
 
+/* Set body.holder to {"name": name} (when name is given). */
+static bool
+body_holder(json_t *body, const char *name)
+{
+	json_t *holder;
+
+	if (name == NULL)
+		return true;
+	holder = json_pack("{s:s}", "name", name);
+	return holder != NULL &&
+	    json_object_set_new(body, "holder", holder) == 0;
+}
+
 /* Read a JSON object (the complete fields) from path into body.fields. */
 static enum cs_rc
 body_fields(json_t *body, const char *path, struct cs_err *err)
@@ -102,7 +115,7 @@ admin_licence_change(struct admin_ctx *ctx, int argc, char **argv)
 	struct cs_err err = {0};
 	struct svc *svc = NULL;
 	enum lifecycle_action a;
-	json_t *body = NULL, *holder;
+	json_t *body = NULL;
 	bool newver;
 	int ch, ret;
 
@@ -150,17 +163,9 @@ admin_licence_change(struct admin_ctx *ctx, int argc, char **argv)
 	if (body == NULL || !body_set(body, "reason", reason) ||
 	    !body_set(body, "kind", kind) || !body_set(body, "to", to) ||
 	    !body_set(body, "valid_from", from) ||
-	    !body_set(body, "valid_until", until)) {
+	    !body_set(body, "valid_until", until) || !body_holder(body, name)) {
 		cs_err_set(&err, CS_ERR_NOMEM, "out of memory");
 		goto fail;
-	}
-	if (name != NULL) {
-		holder = json_pack("{s:s}", "name", name);
-		if (holder == NULL ||
-		    json_object_set_new(body, "holder", holder) != 0) {
-			cs_err_set(&err, CS_ERR_NOMEM, "out of memory");
-			goto fail;
-		}
 	}
 	ret = admin_open(ctx, newver ? SVC_OPEN_ALL : SVC_OPEN_STORE, &svc);
 	if (ret != ADMIN_EXIT_OK)
@@ -250,7 +255,7 @@ admin_objection_resolve(struct admin_ctx *ctx, int argc, char **argv)
 	struct store_licence l;
 	struct cs_err err = {0};
 	struct svc *svc = NULL;
-	json_t *body = NULL, *obj, *holder;
+	json_t *body = NULL, *obj;
 	bool corrected;
 	int ch, ret;
 
@@ -285,17 +290,9 @@ admin_objection_resolve(struct admin_ctx *ctx, int argc, char **argv)
 		    "--fields-file and --holder-name go with --outcome "
 		    "corrected");
 	body = json_pack("{s:s,s:s}", "outcome", outcome, "reason", reason);
-	if (body == NULL) {
+	if (body == NULL || !body_holder(body, name)) {
 		cs_err_set(&err, CS_ERR_NOMEM, "out of memory");
 		goto fail;
-	}
-	if (name != NULL) {
-		holder = json_pack("{s:s}", "name", name);
-		if (holder == NULL ||
-		    json_object_set_new(body, "holder", holder) != 0) {
-			cs_err_set(&err, CS_ERR_NOMEM, "out of memory");
-			goto fail;
-		}
 	}
 	ret = admin_open(ctx, corrected ? SVC_OPEN_ALL : SVC_OPEN_STORE, &svc);
 	if (ret != ADMIN_EXIT_OK)

@@ -14,43 +14,23 @@
 #include "certsvc/store_test.h"
 #include "certsvc/svc.h"
 #include "crypto/crypto.h"
-#include "tests/testutil.h"
+#include "tests/svcfix.h"
 
-static struct testutil_token tok;
-static char dir[PATH_MAX];
-static char conf[PATH_MAX + 32];
+static struct svcfix fx;
 
 /* A data dir whose config points at the test token. */
 static void
 setup(void)
 {
-	char path[PATH_MAX + 32];
-	struct cfg cfg;
-	char *text = NULL;
+	struct svcfix_opts o = {.pool_size = 2, .no_holder_key = true};
 
-	testutil_softhsm(&tok, "ca-test");
-	testutil_tmpdir(dir, sizeof(dir));
-	cfg_defaults(&cfg, dir);
-	cs_strlcpy(cfg.module, tok.module, sizeof(cfg.module));
-	cs_strlcpy(cfg.token_label, tok.label, sizeof(cfg.token_label));
-	cs_strlcpy(cfg.softhsm2_conf, tok.conf, sizeof(cfg.softhsm2_conf));
-	cfg.pool_size = 2;
-	ck_assert_int_eq(cfg_render(&cfg, &text, NULL), CS_OK);
-	snprintf(conf, sizeof(conf), "%s/certsvc.conf", dir);
-	ck_assert_int_eq(
-	    cs_file_write(conf, text, strlen(text), 0600, false, NULL), CS_OK);
-	free(text);
-	snprintf(path, sizeof(path), "%s/pin", dir);
-	ck_assert_int_eq(cs_file_write(path, TESTUTIL_PIN "\n",
-	                     strlen(TESTUTIL_PIN) + 1, 0600, false, NULL),
-	    CS_OK);
-	unsetenv("CERTSVC_PIN");
+	svcfix_config(&fx, "ca-test", &o);
 }
 
 static void
 teardown(void)
 {
-	testutil_softhsm_remove(&tok);
+	svcfix_close(&fx);
 }
 
 static struct svc *
@@ -59,8 +39,8 @@ open_svc(void)
 	struct cs_err err = {0};
 	struct svc *svc = NULL;
 
-	ck_assert_msg(
-	    svc_open(conf, SVC_OPEN_ALL, &svc, &err) == CS_OK, "%s", err.msg);
+	ck_assert_msg(svc_open(fx.conf, SVC_OPEN_ALL, &svc, &err) == CS_OK,
+	    "%s", err.msg);
 	return svc;
 }
 
@@ -92,9 +72,9 @@ START_TEST(ca_init_creates_a_verifying_chain)
 	                     &valid, reason, sizeof(reason), NULL),
 	    CS_OK);
 	ck_assert_msg(valid, "%s", reason);
-	snprintf(path, sizeof(path), "%s/ca/root.pem", dir);
+	snprintf(path, sizeof(path), "%s/ca/root.pem", fx.dir);
 	ck_assert_int_eq(access(path, R_OK), 0);
-	snprintf(path, sizeof(path), "%s/ca/issuing.pem", dir);
+	snprintf(path, sizeof(path), "%s/ca/issuing.pem", fx.dir);
 	ck_assert_int_eq(access(path, R_OK), 0);
 	ck_assert_uint_eq(count_keys(svc), 2);
 	svc_free(svc);
@@ -207,7 +187,7 @@ START_TEST(svc_open_wrong_pin_is_token_error)
 
 	setenv("CERTSVC_PIN", "9999", 1);
 	ck_assert_int_eq(
-	    svc_open(conf, SVC_OPEN_ALL, &svc, &err), CS_ERR_TOKEN);
+	    svc_open(fx.conf, SVC_OPEN_ALL, &svc, &err), CS_ERR_TOKEN);
 	ck_assert_ptr_null(svc);
 	ck_assert_ptr_null(strstr(err.msg, "9999"));
 }

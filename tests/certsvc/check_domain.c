@@ -22,25 +22,12 @@
 #include "certsvc/store.h"
 #include "certsvc/store_test.h"
 #include "certsvc/svc.h"
-#include "tests/testutil.h"
+#include "tests/svcfix.h"
 
 static char dir[PATH_MAX];
 static char dbpath[PATH_MAX + 16];
 static struct svc *svc;
 static char d1[CODES_CREDIT_LEN + 1], d2[CODES_CREDIT_LEN + 1];
-
-/* A valid credit code from its first 16 characters. */
-static void
-make_code(const char *first16, char out[CODES_CREDIT_LEN + 1])
-{
-	ck_assert_uint_eq(strlen(first16), 16);
-	memcpy(out, first16, 16);
-	out[16] = codes_org_check_char(first16 + 8);
-	out[17] = '\0';
-	out[17] = codes_credit_check_char(out);
-	out[18] = '\0';
-	ck_assert_int_eq(codes_credit_check(out, NULL), CS_OK);
-}
 
 static void
 setup(void)
@@ -55,8 +42,8 @@ setup(void)
 	    store_open(dbpath, 4, &svc->store, &err) == CS_OK, "%s", err.msg);
 	memset(svc->holder_key, 0x42, sizeof(svc->holder_key));
 	svc->has_holder_key = true;
-	make_code("91110105MA012345", d1);
-	make_code("12110000MB012345", d2);
+	svcfix_code("91110105MA012345", d1);
+	svcfix_code("12110000MB012345", d2);
 }
 
 static void
@@ -613,7 +600,7 @@ START_TEST(ltype_add_refuses_unknown_department)
 	struct cs_err err = {0};
 	char text[512], want[128], d3[CODES_CREDIT_LEN + 1];
 
-	make_code("93440300MC012345", d3);
+	svcfix_code("93440300MC012345", d3);
 	snprintf(text, sizeof(text),
 	    "{\"code\":\"JZ02\",\"name\":\"n\",\"departments\":"
 	    "[\"%s\",\"%s\"],\"validity_days\":30}",
@@ -952,7 +939,7 @@ START_TEST(client_add_refuses_bad_arguments)
 	char d3[CODES_CREDIT_LEN + 1];
 	size_t n;
 
-	make_code("93440300MC012345", d3);
+	svcfix_code("93440300MC012345", d3);
 	ck_assert_int_eq(client_add(svc, CLIENT_ISSUER, "x", d3, NULL, "admin",
 	                     id, sizeof(id), secret, sizeof(secret), &err),
 	    CS_ERR_NOT_FOUND);

@@ -28,163 +28,25 @@
 #include "certsvc/store_test.h"
 #include "certsvc/svc.h"
 #include "crypto/crypto.h"
-#include "tests/testutil.h"
+#include "tests/svcfix.h"
 
-static struct testutil_token tok;
-static char dir[PATH_MAX];
+static struct svcfix fx;
 static struct svc *svc;
-static char dept_a[CODES_CREDIT_LEN + 1], dept_b[CODES_CREDIT_LEN + 1];
-static struct client_principal issuer_a, issuer_b, verifier;
-static int key_n;
-
-static void
-make_code(const char *first16, char out[CODES_CREDIT_LEN + 1])
-{
-	memcpy(out, first16, 16);
-	out[16] = codes_org_check_char(first16 + 8);
-	out[17] = '\0';
-	out[17] = codes_credit_check_char(out);
-	out[18] = '\0';
-	ck_assert_int_eq(codes_credit_check(out, NULL), CS_OK);
-}
-
-static void
-add_client(enum client_role role, const char *dept, struct client_principal *p)
-{
-	char id[STORE_CODE_MAX], secret[CLIENT_SECRET_MAX], auth[128];
-	struct cs_err err = {0};
-
-	ck_assert_msg(client_add(svc, role, "t", dept, NULL, "test", id,
-	                  sizeof(id), secret, sizeof(secret), &err) == CS_OK,
-	    "%s", err.msg);
-	snprintf(auth, sizeof(auth), "Bearer %s", secret);
-	ck_assert_int_eq(client_authenticate(svc, auth, p, NULL), CS_OK);
-}
-
-static void
-add_type(const char *code, const char *dept)
-{
-	char def[512];
-	struct cs_err err = {0};
-
-	snprintf(def, sizeof(def),
-	    "{\"code\":\"%s\",\"name\":\"T\",\"departments\":[\"%s\"],"
-	    "\"validity_days\":365,\"fields\":[{\"name\":\"scope\","
-	    "\"type\":\"string\",\"required\":true},{\"name\":\"capital\","
-	    "\"type\":\"number\"}]}",
-	    code, dept);
-	ck_assert_msg(ltype_add(svc, def, strlen(def), "test", &err) == CS_OK,
-	    "%s", err.msg);
-}
-
-static void
-add_seal(const char *dept)
-{
-	char id[STORE_CODE_MAX];
-	struct seal_create_opts o;
-	struct cs_err err = {0};
-
-	memset(&o, 0, sizeof(o));
-	o.dept = dept;
-	o.name = "seal";
-	o.alg = P11_ALG_P256;
-	o.actor = "test";
-	ck_assert_msg(
-	    seal_create(svc, &o, id, sizeof(id), &err) == CS_OK, "%s", err.msg);
-}
 
 static void
 setup(void)
 {
-	char conf[PATH_MAX + 32], path[PATH_MAX + 32];
-	struct ca_init_opts copts = {P11_ALG_P256, "test"};
-	struct cs_err err = {0};
-	struct cfg cfg;
-	char *text = NULL;
-	bool created;
+	struct svcfix_opts o = {.public_url = "https://certsvc.example/"};
 
-	testutil_softhsm(&tok, "life-test");
-	testutil_tmpdir(dir, sizeof(dir));
-	cfg_defaults(&cfg, dir);
-	cs_strlcpy(cfg.module, tok.module, sizeof(cfg.module));
-	cs_strlcpy(cfg.token_label, tok.label, sizeof(cfg.token_label));
-	cs_strlcpy(cfg.softhsm2_conf, tok.conf, sizeof(cfg.softhsm2_conf));
-	cs_strlcpy(
-	    cfg.public_url, "https://certsvc.example/", sizeof(cfg.public_url));
-	cfg.pool_size = 4;
-	ck_assert_int_eq(cfg_render(&cfg, &text, NULL), CS_OK);
-	snprintf(conf, sizeof(conf), "%s/certsvc.conf", dir);
-	ck_assert_int_eq(
-	    cs_file_write(conf, text, strlen(text), 0600, false, NULL), CS_OK);
-	free(text);
-	snprintf(path, sizeof(path), "%s/pin", dir);
-	ck_assert_int_eq(
-	    cs_file_write(path, TESTUTIL_PIN "\n", 5, 0600, false, NULL),
-	    CS_OK);
-	snprintf(path, sizeof(path), "%s/holder-key", dir);
-	ck_assert_int_eq(cs_file_write(path,
-	                     "000102030405060708090a0b0c0d0e0f"
-	                     "101112131415161718191a1b1c1d1e1f\n",
-	                     65, 0600, false, NULL),
-	    CS_OK);
-	unsetenv("CERTSVC_PIN");
-	ck_assert_msg(
-	    svc_open(conf, SVC_OPEN_ALL, &svc, &err) == CS_OK, "%s", err.msg);
-	ck_assert_int_eq(ca_init(svc, &copts, &created, NULL), CS_OK);
-	make_code("91110105MA012345", dept_a);
-	make_code("12110000MB012345", dept_b);
-	ck_assert_int_eq(
-	    dept_add(svc, dept_a, "A", "110105", "t", NULL), CS_OK);
-	ck_assert_int_eq(
-	    dept_add(svc, dept_b, "B", "110000", "t", NULL), CS_OK);
-	add_type("TA01", dept_a);
-	add_type("TB01", dept_b);
-	add_seal(dept_a);
-	add_seal(dept_b);
-	add_client(CLIENT_ISSUER, dept_a, &issuer_a);
-	add_client(CLIENT_ISSUER, dept_b, &issuer_b);
-	add_client(CLIENT_VERIFIER, NULL, &verifier);
+	svcfix_open_world(&fx, "life-test", &o);
+	svc = fx.svc;
 }
 
 static void
 teardown(void)
 {
-	svc_free(svc);
+	svcfix_close(&fx);
 	svc = NULL;
-	testutil_softhsm_remove(&tok);
-}
-
-/* Issue a licence of A (past-dated, so expired, when expired). */
-static void
-issue(bool expired, char *id, struct client_principal *holder)
-{
-	char key[32], auth[128];
-	struct licence_issued out;
-	struct cs_err err = {0};
-	json_t *req;
-
-	req = json_pack("{s:s,s:{s:s,s:s,s:s},s:{s:s,s:f}}", "type", "TA01",
-	    "holder", "name", "张三", "id_type", "resident_id", "id_number",
-	    "110101199003070011", "fields", "scope", "food", "capital", 1.5);
-	ck_assert_ptr_nonnull(req);
-	if (expired) {
-		json_object_set_new(
-		    req, "valid_from", json_string("2020-01-01"));
-		json_object_set_new(
-		    req, "valid_until", json_string("2020-12-31"));
-	}
-	snprintf(key, sizeof(key), "k%d", ++key_n);
-	ck_assert_msg(
-	    licence_issue(svc, &issuer_a, req, key, 0, &out, &err) == CS_OK,
-	    "%s", err.msg);
-	cs_strlcpy(id, out.lic.id, STORE_LICENCE_ID_MAX);
-	if (holder != NULL) {
-		snprintf(auth, sizeof(auth), "Bearer %s", out.holder_token);
-		ck_assert_int_eq(
-		    client_authenticate(svc, auth, holder, NULL), CS_OK);
-	}
-	licence_issued_release(&out);
-	json_decref(req);
 }
 
 /* Put version 1 of id into state s directly through the store. */
@@ -200,41 +62,6 @@ force_state(const char *id, const char *s)
 	                     tx, id, 1, LICENCE_VALID, s, "test", 0, NULL),
 	    CS_OK);
 	ck_assert_int_eq(store_tx_commit(tx, NULL), CS_OK);
-}
-
-static const char *
-state_of(const char *id, int version)
-{
-	static char s[16];
-	struct store_licence l;
-
-	ck_assert_int_eq(
-	    store_licence_get(svc->store, id, version, &l, NULL), CS_OK);
-	cs_strlcpy(s, l.status, sizeof(s));
-	store_licence_release(&l);
-	return s;
-}
-
-static int
-newest_version(const char *id)
-{
-	struct store_licence l;
-	int v;
-
-	ck_assert_int_eq(store_licence_get(svc->store, id, 0, &l, NULL), CS_OK);
-	v = l.version;
-	store_licence_release(&l);
-	return v;
-}
-
-static int64_t
-count_audit(void)
-{
-	int64_t count = 0, last = 0;
-
-	ck_assert_int_eq(
-	    store_audit_head(svc->store, &count, &last, NULL), CS_OK);
-	return count;
 }
 
 /* The body of an action that the table applies. */
@@ -322,12 +149,13 @@ START_TEST(every_state_times_every_action)
 	int col;
 
 	for (col = 0; col < NACTIONS; col++) {
-		issue(table[_i].expired, id, NULL);
+		svcfix_issue(&fx, &fx.issuer_a, table[_i].expired, id, NULL);
 		force_state(id, table[_i].state);
-		audit0 = count_audit();
+		audit0 = svcfix_audit_count(&fx);
 		body = action_body(col, &a);
 		memset(&err, 0, sizeof(err));
-		rc = lifecycle_apply(svc, &issuer_a, id, a, body, &out, &err);
+		rc =
+		    lifecycle_apply(svc, &fx.issuer_a, id, a, body, &out, &err);
 		json_decref(body);
 		want = table[_i].want[col];
 		if (strcmp(want, CONFL) == 0) {
@@ -338,25 +166,27 @@ START_TEST(every_state_times_every_action)
 			ck_assert_ptr_nonnull(strstr(err.msg, table[_i].state));
 			ck_assert_ptr_nonnull(
 			    strstr(err.msg, lifecycle_action_name(a)));
-			ck_assert_str_eq(state_of(id, 1), table[_i].state);
-			ck_assert_int_eq(newest_version(id), 1);
-			ck_assert_int_eq(count_audit(), audit0);
+			ck_assert_str_eq(
+			    svcfix_state(&fx, id, 1), table[_i].state);
+			ck_assert_int_eq(svcfix_newest_version(&fx, id), 1);
+			ck_assert_int_eq(svcfix_audit_count(&fx), audit0);
 			continue;
 		}
 		ck_assert_msg(rc == CS_OK, "%s%s x %d: rc %d (%s)",
 		    table[_i].state, table[_i].expired ? "+exp" : "", col, rc,
 		    err.msg);
-		ck_assert_str_eq(state_of(id, 1), want);
-		ck_assert_int_eq(count_audit(), audit0 + 1);
+		ck_assert_str_eq(svcfix_state(&fx, id, 1), want);
+		ck_assert_int_eq(svcfix_audit_count(&fx), audit0 + 1);
 		if (a == LIFECYCLE_RENEW || a == LIFECYCLE_CORRECT) {
 			ck_assert_int_eq(out.version, 2);
 			ck_assert_str_eq(out.status, LICENCE_VALID);
-			ck_assert_int_eq(newest_version(id), 2);
-			ck_assert_str_eq(state_of(id, 2), LICENCE_VALID);
+			ck_assert_int_eq(svcfix_newest_version(&fx, id), 2);
+			ck_assert_str_eq(
+			    svcfix_state(&fx, id, 2), LICENCE_VALID);
 		} else {
 			ck_assert_int_eq(out.version, 1);
 			ck_assert_str_eq(out.status, want);
-			ck_assert_int_eq(newest_version(id), 1);
+			ck_assert_int_eq(svcfix_newest_version(&fx, id), 1);
 		}
 		store_licence_release(&out);
 	}
@@ -397,7 +227,8 @@ race_run(void *arg)
 	struct store_licence out;
 
 	pthread_barrier_wait(r->go);
-	r->rc = lifecycle_apply(svc, &issuer_a, r->id, r->a, NULL, &out, NULL);
+	r->rc =
+	    lifecycle_apply(svc, &fx.issuer_a, r->id, r->a, NULL, &out, NULL);
 	if (r->rc == CS_OK)
 		store_licence_release(&out);
 	return NULL;
@@ -412,8 +243,8 @@ START_TEST(concurrent_changes_exactly_one_passes)
 	int64_t audit0;
 	int i, ok = 0, conflict = 0;
 
-	issue(false, id, NULL);
-	audit0 = count_audit();
+	svcfix_issue(&fx, &fx.issuer_a, false, id, NULL);
+	audit0 = svcfix_audit_count(&fx);
 	ck_assert_int_eq(pthread_barrier_init(&go, NULL, 4), 0);
 	for (i = 0; i < 4; i++) {
 		r[i].id = id;
@@ -431,8 +262,8 @@ START_TEST(concurrent_changes_exactly_one_passes)
 	}
 	ck_assert_int_eq(ok, 1);
 	ck_assert_int_eq(conflict, 3);
-	ck_assert_str_eq(state_of(id, 1), LICENCE_SUSPENDED);
-	ck_assert_int_eq(count_audit(), audit0 + 1);
+	ck_assert_str_eq(svcfix_state(&fx, id, 1), LICENCE_SUSPENDED);
+	ck_assert_int_eq(svcfix_audit_count(&fx), audit0 + 1);
 }
 END_TEST
 
@@ -481,7 +312,7 @@ START_TEST(renew_and_correct_make_new_sealed_versions)
 	json_t *d1, *d2, *d3, *body;
 	struct cs_err err = {0};
 
-	issue(false, id, NULL);
+	svcfix_issue(&fx, &fx.issuer_a, false, id, NULL);
 	ck_assert_int_eq(
 	    store_licence_get(svc->store, id, 1, &v1, NULL), CS_OK);
 	d1 = verified_document(&v1);
@@ -490,8 +321,8 @@ START_TEST(renew_and_correct_make_new_sealed_versions)
 
 	body = json_pack("{s:s,s:s}", "valid_until", "2099-12-31", "reason",
 	    "renewal application");
-	ck_assert_msg(lifecycle_apply(svc, &issuer_a, id, LIFECYCLE_RENEW, body,
-	                  &v2, &err) == CS_OK,
+	ck_assert_msg(lifecycle_apply(svc, &fx.issuer_a, id, LIFECYCLE_RENEW,
+	                  body, &v2, &err) == CS_OK,
 	    "%s", err.msg);
 	json_decref(body);
 	ck_assert_str_eq(v2.id, id);
@@ -509,7 +340,7 @@ START_TEST(renew_and_correct_make_new_sealed_versions)
 	    json_object_get(d1, "holder"), json_object_get(d2, "holder")));
 	ck_assert(json_equal(
 	    json_object_get(d1, "fields"), json_object_get(d2, "fields")));
-	ck_assert_str_eq(state_of(id, 1), LICENCE_SUPERSEDED);
+	ck_assert_str_eq(svcfix_state(&fx, id, 1), LICENCE_SUPERSEDED);
 	/* What was returned is what is stored. */
 	ck_assert_int_eq(
 	    store_licence_get(svc->store, id, 0, &again, NULL), CS_OK);
@@ -520,7 +351,7 @@ START_TEST(renew_and_correct_make_new_sealed_versions)
 
 	body = json_pack("{s:{s:s},s:{s:s},s:s}", "fields", "scope", "catering",
 	    "holder", "name", "张叁", "reason", "objection");
-	ck_assert_msg(lifecycle_apply(svc, &issuer_a, id, LIFECYCLE_CORRECT,
+	ck_assert_msg(lifecycle_apply(svc, &fx.issuer_a, id, LIFECYCLE_CORRECT,
 	                  body, &v3, &err) == CS_OK,
 	    "%s", err.msg);
 	json_decref(body);
@@ -540,8 +371,8 @@ START_TEST(renew_and_correct_make_new_sealed_versions)
 	    "110101199003070011");
 	ck_assert_str_eq(json_string_value(json_object_get(d3, "valid_until")),
 	    "2099-12-31");
-	ck_assert_str_eq(state_of(id, 2), LICENCE_SUPERSEDED);
-	ck_assert_str_eq(state_of(id, 3), LICENCE_VALID);
+	ck_assert_str_eq(svcfix_state(&fx, id, 2), LICENCE_SUPERSEDED);
+	ck_assert_str_eq(svcfix_state(&fx, id, 3), LICENCE_VALID);
 	ck_assert_str_eq(v3.holder_ref, v1.holder_ref);
 	json_decref(d1);
 	json_decref(d2);
@@ -585,14 +416,14 @@ START_TEST(bad_requests_and_scopes)
 	json_t *body;
 	size_t i;
 
-	issue(false, id, &holder);
-	audit0 = count_audit();
+	svcfix_issue(&fx, &fx.issuer_a, false, id, &holder);
+	audit0 = svcfix_audit_count(&fx);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		body = json_loads(cases[i].body, 0, NULL);
 		ck_assert_ptr_nonnull(body);
 		memset(&err, 0, sizeof(err));
-		ck_assert_int_eq(lifecycle_apply(svc, &issuer_a, id, cases[i].a,
-		                     body, &out, &err),
+		ck_assert_int_eq(lifecycle_apply(svc, &fx.issuer_a, id,
+		                     cases[i].a, body, &out, &err),
 		    CS_ERR_INVALID);
 		ck_assert_msg(strstr(err.msg, cases[i].msg) != NULL,
 		    "case %zu: '%s' lacks '%s'", i, err.msg, cases[i].msg);
@@ -601,33 +432,33 @@ START_TEST(bad_requests_and_scopes)
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	body = json_pack("{s:s}", "reason", big);
-	ck_assert_int_eq(lifecycle_apply(svc, &issuer_a, id, LIFECYCLE_REVOKE,
-	                     body, &out, NULL),
+	ck_assert_int_eq(lifecycle_apply(svc, &fx.issuer_a, id,
+	                     LIFECYCLE_REVOKE, body, &out, NULL),
 	    CS_ERR_INVALID);
 	json_decref(body);
 	/* Scopes: B and strangers see nothing, holders and verifiers may not.
 	 */
-	ck_assert_int_eq(lifecycle_apply(svc, &issuer_b, id, LIFECYCLE_SUSPEND,
-	                     NULL, &out, NULL),
+	ck_assert_int_eq(lifecycle_apply(svc, &fx.issuer_b, id,
+	                     LIFECYCLE_SUSPEND, NULL, &out, NULL),
 	    CS_ERR_NOT_FOUND);
 	ck_assert_int_eq(lifecycle_apply(svc, &holder, id, LIFECYCLE_CANCEL,
 	                     NULL, &out, NULL),
 	    CS_ERR_DENIED);
-	ck_assert_int_eq(lifecycle_apply(svc, &verifier, id, LIFECYCLE_SUSPEND,
-	                     NULL, &out, NULL),
+	ck_assert_int_eq(lifecycle_apply(svc, &fx.verifier, id,
+	                     LIFECYCLE_SUSPEND, NULL, &out, NULL),
 	    CS_ERR_DENIED);
-	ck_assert_int_eq(lifecycle_apply(svc, &issuer_a, "TA01-nope",
+	ck_assert_int_eq(lifecycle_apply(svc, &fx.issuer_a, "TA01-nope",
 	                     LIFECYCLE_SUSPEND, NULL, &out, NULL),
 	    CS_ERR_NOT_FOUND);
-	ck_assert_int_eq(count_audit(), audit0);
-	ck_assert_str_eq(state_of(id, 1), LICENCE_VALID);
+	ck_assert_int_eq(svcfix_audit_count(&fx), audit0);
+	ck_assert_str_eq(svcfix_state(&fx, id, 1), LICENCE_VALID);
 	/* The administrator (NULL) acts on any department's licence. */
 	ck_assert_int_eq(
 	    lifecycle_apply(svc, NULL, id, LIFECYCLE_SUSPEND, NULL, &out, NULL),
 	    CS_OK);
 	ck_assert_str_eq(out.status, LICENCE_SUSPENDED);
 	store_licence_release(&out);
-	ck_assert_int_eq(count_audit(), audit0 + 1);
+	ck_assert_int_eq(svcfix_audit_count(&fx), audit0 + 1);
 }
 END_TEST
 
@@ -638,9 +469,9 @@ START_TEST(status_change_records_reason_and_time)
 	json_t *body = json_pack("{s:s}", "reason", "site inspection");
 	json_t *sum;
 
-	issue(false, id, NULL);
-	ck_assert_int_eq(lifecycle_apply(svc, &issuer_a, id, LIFECYCLE_SUSPEND,
-	                     body, &out, NULL),
+	svcfix_issue(&fx, &fx.issuer_a, false, id, NULL);
+	ck_assert_int_eq(lifecycle_apply(svc, &fx.issuer_a, id,
+	                     LIFECYCLE_SUSPEND, body, &out, NULL),
 	    CS_OK);
 	ck_assert_int_eq(store_licence_get(svc->store, id, 1, &l, NULL), CS_OK);
 	ck_assert_str_eq(l.status_reason, "site inspection");
@@ -672,25 +503,26 @@ fail_every_statement(enum lifecycle_action a, const char *body_text)
 	enum cs_rc rc = CS_ERR_STORE;
 
 	ck_assert_ptr_nonnull(body);
-	issue(false, id, NULL);
-	audit0 = count_audit();
+	svcfix_issue(&fx, &fx.issuer_a, false, id, NULL);
+	audit0 = svcfix_audit_count(&fx);
 	for (n = 1; n < 60; n++) {
 		memset(&err, 0, sizeof(err));
 		store_test_fail_after(svc->store, n);
-		rc = lifecycle_apply(svc, &issuer_a, id, a, body, &out, &err);
+		rc =
+		    lifecycle_apply(svc, &fx.issuer_a, id, a, body, &out, &err);
 		store_test_fail_after(svc->store, 0);
 		if (rc == CS_OK)
 			break;
 		ck_assert_msg(
 		    rc == CS_ERR_STORE, "n=%d: rc %d (%s)", n, rc, err.msg);
 		failures++;
-		ck_assert_str_eq(state_of(id, 1), LICENCE_VALID);
-		ck_assert_int_eq(newest_version(id), 1);
-		ck_assert_int_eq(count_audit(), audit0);
+		ck_assert_str_eq(svcfix_state(&fx, id, 1), LICENCE_VALID);
+		ck_assert_int_eq(svcfix_newest_version(&fx, id), 1);
+		ck_assert_int_eq(svcfix_audit_count(&fx), audit0);
 	}
 	ck_assert_int_eq(rc, CS_OK);
 	ck_assert_int_ge(failures, 3);
-	ck_assert_int_eq(count_audit(), audit0 + 1);
+	ck_assert_int_eq(svcfix_audit_count(&fx), audit0 + 1);
 	store_licence_release(&out);
 	json_decref(body);
 }
@@ -717,7 +549,7 @@ START_TEST(slots_are_unique_and_in_the_documents)
 	int i, j;
 
 	for (i = 0; i < 70; i++) { /* more than one reserved block */
-		issue(false, id, NULL);
+		svcfix_issue(&fx, &fx.issuer_a, false, id, NULL);
 		ck_assert_int_eq(
 		    store_licence_get(svc->store, id, 1, &l, NULL), CS_OK);
 		doc = verified_document(&l);

@@ -29,198 +29,25 @@
 #include "certsvc/store_test.h"
 #include "certsvc/svc.h"
 #include "crypto/crypto.h"
-#include "tests/testutil.h"
+#include "tests/svcfix.h"
 
-static struct testutil_token tok;
-static char dir[PATH_MAX];
+static struct svcfix fx;
 static struct svc *svc;
-static char dept_a[CODES_CREDIT_LEN + 1], dept_b[CODES_CREDIT_LEN + 1];
-static struct client_principal issuer_a, issuer_b, verifier;
-static int key_n;
-
-static void
-make_code(const char *first16, char out[CODES_CREDIT_LEN + 1])
-{
-	memcpy(out, first16, 16);
-	out[16] = codes_org_check_char(first16 + 8);
-	out[17] = '\0';
-	out[17] = codes_credit_check_char(out);
-	out[18] = '\0';
-	ck_assert_int_eq(codes_credit_check(out, NULL), CS_OK);
-}
-
-static void
-add_client(enum client_role role, const char *dept, struct client_principal *p)
-{
-	char id[STORE_CODE_MAX], secret[CLIENT_SECRET_MAX], auth[128];
-	struct cs_err err = {0};
-
-	ck_assert_msg(client_add(svc, role, "t", dept, NULL, "test", id,
-	                  sizeof(id), secret, sizeof(secret), &err) == CS_OK,
-	    "%s", err.msg);
-	snprintf(auth, sizeof(auth), "Bearer %s", secret);
-	ck_assert_int_eq(client_authenticate(svc, auth, p, NULL), CS_OK);
-}
-
-static void
-add_type(const char *code, const char *dept)
-{
-	char def[512];
-	struct cs_err err = {0};
-
-	snprintf(def, sizeof(def),
-	    "{\"code\":\"%s\",\"name\":\"T\",\"departments\":[\"%s\"],"
-	    "\"validity_days\":365,\"fields\":[{\"name\":\"scope\","
-	    "\"type\":\"string\",\"required\":true},{\"name\":\"capital\","
-	    "\"type\":\"number\"}]}",
-	    code, dept);
-	ck_assert_msg(ltype_add(svc, def, strlen(def), "test", &err) == CS_OK,
-	    "%s", err.msg);
-}
-
-static void
-add_seal(const char *dept)
-{
-	char id[STORE_CODE_MAX];
-	struct seal_create_opts o;
-	struct cs_err err = {0};
-
-	memset(&o, 0, sizeof(o));
-	o.dept = dept;
-	o.name = "seal";
-	o.alg = P11_ALG_P256;
-	o.actor = "test";
-	ck_assert_msg(
-	    seal_create(svc, &o, id, sizeof(id), &err) == CS_OK, "%s", err.msg);
-}
 
 static void
 setup(void)
 {
-	char conf[PATH_MAX + 32], path[PATH_MAX + 32];
-	struct ca_init_opts copts = {P11_ALG_P256, "test"};
-	struct cs_err err = {0};
-	struct cfg cfg;
-	char *text = NULL;
-	bool created;
+	struct svcfix_opts o = {.public_url = "https://certsvc.example/"};
 
-	testutil_softhsm(&tok, "obj-test");
-	testutil_tmpdir(dir, sizeof(dir));
-	cfg_defaults(&cfg, dir);
-	cs_strlcpy(cfg.module, tok.module, sizeof(cfg.module));
-	cs_strlcpy(cfg.token_label, tok.label, sizeof(cfg.token_label));
-	cs_strlcpy(cfg.softhsm2_conf, tok.conf, sizeof(cfg.softhsm2_conf));
-	cs_strlcpy(
-	    cfg.public_url, "https://certsvc.example/", sizeof(cfg.public_url));
-	cfg.pool_size = 4;
-	ck_assert_int_eq(cfg_render(&cfg, &text, NULL), CS_OK);
-	snprintf(conf, sizeof(conf), "%s/certsvc.conf", dir);
-	ck_assert_int_eq(
-	    cs_file_write(conf, text, strlen(text), 0600, false, NULL), CS_OK);
-	free(text);
-	snprintf(path, sizeof(path), "%s/pin", dir);
-	ck_assert_int_eq(
-	    cs_file_write(path, TESTUTIL_PIN "\n", 5, 0600, false, NULL),
-	    CS_OK);
-	snprintf(path, sizeof(path), "%s/holder-key", dir);
-	ck_assert_int_eq(cs_file_write(path,
-	                     "000102030405060708090a0b0c0d0e0f"
-	                     "101112131415161718191a1b1c1d1e1f\n",
-	                     65, 0600, false, NULL),
-	    CS_OK);
-	unsetenv("CERTSVC_PIN");
-	ck_assert_msg(
-	    svc_open(conf, SVC_OPEN_ALL, &svc, &err) == CS_OK, "%s", err.msg);
-	ck_assert_int_eq(ca_init(svc, &copts, &created, NULL), CS_OK);
-	make_code("91110105MA012345", dept_a);
-	make_code("12110000MB012345", dept_b);
-	ck_assert_int_eq(
-	    dept_add(svc, dept_a, "A", "110105", "t", NULL), CS_OK);
-	ck_assert_int_eq(
-	    dept_add(svc, dept_b, "B", "110000", "t", NULL), CS_OK);
-	add_type("TA01", dept_a);
-	add_type("TB01", dept_b);
-	add_seal(dept_a);
-	add_seal(dept_b);
-	add_client(CLIENT_ISSUER, dept_a, &issuer_a);
-	add_client(CLIENT_ISSUER, dept_b, &issuer_b);
-	add_client(CLIENT_VERIFIER, NULL, &verifier);
+	svcfix_open_world(&fx, "obj-test", &o);
+	svc = fx.svc;
 }
 
 static void
 teardown(void)
 {
-	svc_free(svc);
+	svcfix_close(&fx);
 	svc = NULL;
-	testutil_softhsm_remove(&tok);
-}
-
-/* Issue a licence of A (past-dated, so expired, when expired). */
-static void
-issue(bool expired, char *id, struct client_principal *holder)
-{
-	char key[32], auth[128];
-	struct licence_issued out;
-	struct cs_err err = {0};
-	json_t *req;
-
-	req = json_pack("{s:s,s:{s:s,s:s,s:s},s:{s:s,s:f}}", "type", "TA01",
-	    "holder", "name", "张三", "id_type", "resident_id", "id_number",
-	    "110101199003070011", "fields", "scope", "food", "capital", 1.5);
-	ck_assert_ptr_nonnull(req);
-	if (expired) {
-		json_object_set_new(
-		    req, "valid_from", json_string("2020-01-01"));
-		json_object_set_new(
-		    req, "valid_until", json_string("2020-12-31"));
-	}
-	snprintf(key, sizeof(key), "k%d", ++key_n);
-	ck_assert_msg(
-	    licence_issue(svc, &issuer_a, req, key, 0, &out, &err) == CS_OK,
-	    "%s", err.msg);
-	cs_strlcpy(id, out.lic.id, STORE_LICENCE_ID_MAX);
-	if (holder != NULL) {
-		snprintf(auth, sizeof(auth), "Bearer %s", out.holder_token);
-		ck_assert_int_eq(
-		    client_authenticate(svc, auth, holder, NULL), CS_OK);
-	}
-	licence_issued_release(&out);
-	json_decref(req);
-}
-
-static const char *
-state_of(const char *id, int version)
-{
-	static char s[16];
-	struct store_licence l;
-
-	ck_assert_int_eq(
-	    store_licence_get(svc->store, id, version, &l, NULL), CS_OK);
-	cs_strlcpy(s, l.status, sizeof(s));
-	store_licence_release(&l);
-	return s;
-}
-
-static int
-newest_version(const char *id)
-{
-	struct store_licence l;
-	int v;
-
-	ck_assert_int_eq(store_licence_get(svc->store, id, 0, &l, NULL), CS_OK);
-	v = l.version;
-	store_licence_release(&l);
-	return v;
-}
-
-static int64_t
-count_audit(void)
-{
-	int64_t count = 0, last = 0;
-
-	ck_assert_int_eq(
-	    store_audit_head(svc->store, &count, &last, NULL), CS_OK);
-	return count;
 }
 
 static json_t *
@@ -239,7 +66,7 @@ filed(char *lid, struct client_principal *holder, struct store_objection *o)
 	struct cs_err err = {0};
 	json_t *b;
 
-	issue(false, lid, holder);
+	svcfix_issue(&fx, &fx.issuer_a, false, lid, holder);
 	b = file_body(lid, "经营范围有误\nscope is wrong");
 	ck_assert_msg(
 	    objection_file(svc, holder, b, o, &err) == CS_OK, "%s", err.msg);
@@ -256,8 +83,8 @@ START_TEST(holder_files_against_own_licence_only)
 	int64_t audit0;
 	json_t *b, *j;
 
-	issue(false, lid, &holder);
-	audit0 = count_audit();
+	svcfix_issue(&fx, &fx.issuer_a, false, lid, &holder);
+	audit0 = svcfix_audit_count(&fx);
 	b = file_body(lid, "the scope is wrong");
 	ck_assert_msg(
 	    objection_file(svc, &holder, b, &o, &err) == CS_OK, "%s", err.msg);
@@ -266,8 +93,8 @@ START_TEST(holder_files_against_own_licence_only)
 	ck_assert_uint_eq(strlen(o.id), 18);
 	ck_assert_str_eq(o.status, "open");
 	ck_assert_int_eq(o.version, 1);
-	ck_assert_str_eq(o.dept, dept_a);
-	ck_assert_int_eq(count_audit(), audit0 + 1);
+	ck_assert_str_eq(o.dept, fx.dept_a);
+	ck_assert_int_eq(svcfix_audit_count(&fx), audit0 + 1);
 	ck_assert_int_eq(
 	    store_objection_get(svc->store, o.id, &got, NULL), CS_OK);
 	ck_assert_str_eq(got.text, "the scope is wrong");
@@ -296,9 +123,9 @@ START_TEST(holder_files_against_own_licence_only)
 	ck_assert_int_eq(
 	    objection_file(svc, &holder2, b, &o, NULL), CS_ERR_NOT_FOUND);
 	ck_assert_int_eq(
-	    objection_file(svc, &issuer_a, b, &o, NULL), CS_ERR_DENIED);
+	    objection_file(svc, &fx.issuer_a, b, &o, NULL), CS_ERR_DENIED);
 	ck_assert_int_eq(
-	    objection_file(svc, &verifier, b, &o, NULL), CS_ERR_DENIED);
+	    objection_file(svc, &fx.verifier, b, &o, NULL), CS_ERR_DENIED);
 	json_decref(b);
 	b = file_body("TA01-unknown", "x");
 	ck_assert_int_eq(
@@ -333,7 +160,7 @@ START_TEST(holder_files_against_own_licence_only)
 	ck_assert_ptr_nonnull(strstr(err.msg, "extra"));
 	json_decref(b);
 	/* Two objections and holder2's client: refusals leave no event. */
-	ck_assert_int_eq(count_audit(), audit0 + 3);
+	ck_assert_int_eq(svcfix_audit_count(&fx), audit0 + 3);
 }
 END_TEST
 
@@ -351,27 +178,28 @@ START_TEST(lists_are_scoped)
 	ck_assert_str_eq(list[0].id, o.id);
 	free(list);
 	ck_assert_int_eq(
-	    objection_list(svc, &issuer_a, NULL, "open", &list, &n, NULL),
+	    objection_list(svc, &fx.issuer_a, NULL, "open", &list, &n, NULL),
 	    CS_OK);
 	ck_assert_uint_eq(n, 1);
 	free(list);
-	ck_assert_int_eq(
-	    objection_list(svc, &issuer_a, NULL, "rejected", &list, &n, NULL),
+	ck_assert_int_eq(objection_list(svc, &fx.issuer_a, NULL, "rejected",
+	                     &list, &n, NULL),
 	    CS_OK);
 	ck_assert_uint_eq(n, 0);
 	free(list);
 	ck_assert_int_eq(
-	    objection_list(svc, &issuer_b, NULL, NULL, &list, &n, NULL), CS_OK);
+	    objection_list(svc, &fx.issuer_b, NULL, NULL, &list, &n, NULL),
+	    CS_OK);
 	ck_assert_uint_eq(n, 0);
 	free(list);
 	ck_assert_int_eq(
-	    objection_list(svc, &verifier, NULL, NULL, &list, &n, NULL),
+	    objection_list(svc, &fx.verifier, NULL, NULL, &list, &n, NULL),
 	    CS_ERR_DENIED);
 	ck_assert_int_eq(
-	    objection_list(svc, &issuer_a, NULL, "bogus", &list, &n, NULL),
+	    objection_list(svc, &fx.issuer_a, NULL, "bogus", &list, &n, NULL),
 	    CS_ERR_INVALID);
 	ck_assert_int_eq(
-	    objection_list(svc, NULL, dept_b, NULL, &list, &n, NULL), CS_OK);
+	    objection_list(svc, NULL, fx.dept_b, NULL, &list, &n, NULL), CS_OK);
 	ck_assert_uint_eq(n, 0);
 	free(list);
 	ck_assert_int_eq(
@@ -393,30 +221,30 @@ START_TEST(rejection_is_final_and_visible)
 	json_t *b, *j;
 
 	filed(lid, &holder, &o);
-	audit0 = count_audit();
+	audit0 = svcfix_audit_count(&fx);
 	b = json_pack("{s:s,s:s}", "outcome", "rejected", "reason",
 	    "the record is right");
 	ck_assert_int_eq(
-	    objection_resolve(svc, &issuer_b, o.id, b, &r, &lic, NULL),
+	    objection_resolve(svc, &fx.issuer_b, o.id, b, &r, &lic, NULL),
 	    CS_ERR_NOT_FOUND);
 	ck_assert_int_eq(
 	    objection_resolve(svc, &holder, o.id, b, &r, &lic, NULL),
 	    CS_ERR_DENIED);
-	ck_assert_int_eq(objection_resolve(svc, &issuer_a, "O-0000000000000000",
-	                     b, &r, &lic, NULL),
+	ck_assert_int_eq(objection_resolve(svc, &fx.issuer_a,
+	                     "O-0000000000000000", b, &r, &lic, NULL),
 	    CS_ERR_NOT_FOUND);
-	ck_assert_msg(
-	    objection_resolve(svc, &issuer_a, o.id, b, &r, &lic, &err) == CS_OK,
+	ck_assert_msg(objection_resolve(
+	                  svc, &fx.issuer_a, o.id, b, &r, &lic, &err) == CS_OK,
 	    "%s", err.msg);
 	ck_assert_str_eq(r.status, "rejected");
 	ck_assert_ptr_null(lic.document);
-	ck_assert_int_eq(count_audit(), audit0 + 1);
+	ck_assert_int_eq(svcfix_audit_count(&fx), audit0 + 1);
 	ck_assert_int_eq(
-	    objection_resolve(svc, &issuer_a, o.id, b, &r, &lic, &err),
+	    objection_resolve(svc, &fx.issuer_a, o.id, b, &r, &lic, &err),
 	    CS_ERR_CONFLICT);
 	ck_assert_ptr_nonnull(strstr(err.msg, "rejected"));
 	json_decref(b);
-	ck_assert_int_eq(count_audit(), audit0 + 1);
+	ck_assert_int_eq(svcfix_audit_count(&fx), audit0 + 1);
 	/* The holder sees the outcome; the licence is untouched. */
 	ck_assert_int_eq(
 	    objection_list(svc, &holder, NULL, NULL, &list, &n, NULL), CS_OK);
@@ -429,8 +257,8 @@ START_TEST(rejection_is_final_and_visible)
 	ck_assert_ptr_null(json_object_get(j, "new_version"));
 	json_decref(j);
 	free(list);
-	ck_assert_str_eq(state_of(lid, 1), LICENCE_VALID);
-	ck_assert_int_eq(newest_version(lid), 1);
+	ck_assert_str_eq(svcfix_state(&fx, lid, 1), LICENCE_VALID);
+	ck_assert_int_eq(svcfix_newest_version(&fx, lid), 1);
 }
 END_TEST
 
@@ -457,19 +285,19 @@ START_TEST(bad_resolutions_name_the_member)
 	size_t i;
 
 	filed(lid, &holder, &o);
-	audit0 = count_audit();
+	audit0 = svcfix_audit_count(&fx);
 	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
 		b = json_loads(bodies[i][0], 0, NULL);
 		ck_assert_ptr_nonnull(b);
 		memset(&err, 0, sizeof(err));
-		ck_assert_int_eq(
-		    objection_resolve(svc, &issuer_a, o.id, b, &r, &lic, &err),
+		ck_assert_int_eq(objection_resolve(svc, &fx.issuer_a, o.id, b,
+		                     &r, &lic, &err),
 		    CS_ERR_INVALID);
 		ck_assert_msg(strstr(err.msg, bodies[i][1]) != NULL,
 		    "case %zu: '%s' lacks '%s'", i, err.msg, bodies[i][1]);
 		json_decref(b);
 	}
-	ck_assert_int_eq(count_audit(), audit0);
+	ck_assert_int_eq(svcfix_audit_count(&fx), audit0);
 	ck_assert_int_eq(
 	    store_objection_get(svc->store, o.id, &got, NULL), CS_OK);
 	ck_assert_str_eq(got.status, "open");
@@ -488,11 +316,11 @@ START_TEST(correction_resolves_in_one_transaction)
 	json_t *b, *doc = NULL;
 
 	filed(lid, &holder, &o);
-	audit0 = count_audit();
+	audit0 = svcfix_audit_count(&fx);
 	b = json_pack("{s:s,s:{s:s,s:f},s:s}", "outcome", "corrected", "fields",
 	    "scope", "retail", "capital", 1.5, "reason", "scope corrected");
-	ck_assert_msg(
-	    objection_resolve(svc, &issuer_a, o.id, b, &r, &lic, &err) == CS_OK,
+	ck_assert_msg(objection_resolve(
+	                  svc, &fx.issuer_a, o.id, b, &r, &lic, &err) == CS_OK,
 	    "%s", err.msg);
 	json_decref(b);
 	ck_assert_str_eq(r.status, "corrected");
@@ -500,15 +328,15 @@ START_TEST(correction_resolves_in_one_transaction)
 	ck_assert_int_eq(lic.version, 2);
 	ck_assert_str_eq(lic.id, lid);
 	/* licence.correct + objection.resolve */
-	ck_assert_int_eq(count_audit(), audit0 + 2);
-	ck_assert_str_eq(state_of(lid, 1), LICENCE_SUPERSEDED);
-	ck_assert_str_eq(state_of(lid, 2), LICENCE_VALID);
+	ck_assert_int_eq(svcfix_audit_count(&fx), audit0 + 2);
+	ck_assert_str_eq(svcfix_state(&fx, lid, 1), LICENCE_SUPERSEDED);
+	ck_assert_str_eq(svcfix_state(&fx, lid, 2), LICENCE_VALID);
 	ck_assert_int_eq(
 	    store_objection_get(svc->store, o.id, &got, NULL), CS_OK);
 	ck_assert_str_eq(got.status, "corrected");
 	ck_assert_int_eq(got.new_version, 2);
 	ck_assert_str_eq(got.resolution, "scope corrected");
-	ck_assert_str_eq(got.resolved_by, issuer_a.id);
+	ck_assert_str_eq(got.resolved_by, fx.issuer_a.id);
 	ck_assert_int_eq(
 	    store_licence_get(svc->store, lid, 2, &v2, NULL), CS_OK);
 	memset(&res, 0, sizeof(res));
@@ -539,22 +367,22 @@ START_TEST(correction_refused_by_state_leaves_objection_open)
 	json_t *b;
 
 	filed(lid, &holder, &o);
-	ck_assert_int_eq(lifecycle_apply(svc, &issuer_a, lid, LIFECYCLE_SUSPEND,
-	                     NULL, &out, NULL),
+	ck_assert_int_eq(lifecycle_apply(svc, &fx.issuer_a, lid,
+	                     LIFECYCLE_SUSPEND, NULL, &out, NULL),
 	    CS_OK);
 	store_licence_release(&out);
-	audit0 = count_audit();
+	audit0 = svcfix_audit_count(&fx);
 	b = json_pack("{s:s,s:{s:s},s:s}", "outcome", "corrected", "fields",
 	    "scope", "retail", "reason", "x");
 	ck_assert_int_eq(
-	    objection_resolve(svc, &issuer_a, o.id, b, &r, &lic, NULL),
+	    objection_resolve(svc, &fx.issuer_a, o.id, b, &r, &lic, NULL),
 	    CS_ERR_CONFLICT);
 	json_decref(b);
-	ck_assert_int_eq(count_audit(), audit0);
+	ck_assert_int_eq(svcfix_audit_count(&fx), audit0);
 	ck_assert_int_eq(
 	    store_objection_get(svc->store, o.id, &got, NULL), CS_OK);
 	ck_assert_str_eq(got.status, "open");
-	ck_assert_int_eq(newest_version(lid), 1);
+	ck_assert_int_eq(svcfix_newest_version(&fx, lid), 1);
 }
 END_TEST
 
@@ -571,22 +399,23 @@ START_TEST(failing_store_leaves_resolution_unwritten)
 	json_t *b;
 
 	filed(lid, &holder, &o);
-	audit0 = count_audit();
+	audit0 = svcfix_audit_count(&fx);
 	b = json_pack("{s:s,s:{s:s},s:s}", "outcome", "corrected", "fields",
 	    "scope", "retail", "reason", "x");
 	for (n = 1; n < 60; n++) {
 		memset(&err, 0, sizeof(err));
 		store_test_fail_after(svc->store, n);
-		rc = objection_resolve(svc, &issuer_a, o.id, b, &r, &lic, &err);
+		rc = objection_resolve(
+		    svc, &fx.issuer_a, o.id, b, &r, &lic, &err);
 		store_test_fail_after(svc->store, 0);
 		if (rc == CS_OK)
 			break;
 		ck_assert_msg(
 		    rc == CS_ERR_STORE, "n=%d: rc %d (%s)", n, rc, err.msg);
 		failures++;
-		ck_assert_int_eq(count_audit(), audit0);
-		ck_assert_int_eq(newest_version(lid), 1);
-		ck_assert_str_eq(state_of(lid, 1), LICENCE_VALID);
+		ck_assert_int_eq(svcfix_audit_count(&fx), audit0);
+		ck_assert_int_eq(svcfix_newest_version(&fx, lid), 1);
+		ck_assert_str_eq(svcfix_state(&fx, lid, 1), LICENCE_VALID);
 		ck_assert_int_eq(
 		    store_objection_get(svc->store, o.id, &got, NULL), CS_OK);
 		ck_assert_str_eq(got.status, "open");
@@ -594,7 +423,7 @@ START_TEST(failing_store_leaves_resolution_unwritten)
 	json_decref(b);
 	ck_assert_int_eq(rc, CS_OK);
 	ck_assert_int_ge(failures, 4);
-	ck_assert_int_eq(count_audit(), audit0 + 2);
+	ck_assert_int_eq(svcfix_audit_count(&fx), audit0 + 2);
 	store_licence_release(&lic);
 }
 END_TEST
@@ -614,7 +443,7 @@ race_run(void *arg)
 	    json_pack("{s:s,s:s}", "outcome", "rejected", "reason", "no");
 
 	pthread_barrier_wait(r->go);
-	r->rc = objection_resolve(svc, &issuer_a, r->id, b, &o, NULL, NULL);
+	r->rc = objection_resolve(svc, &fx.issuer_a, r->id, b, &o, NULL, NULL);
 	json_decref(b);
 	return NULL;
 }
@@ -631,7 +460,7 @@ START_TEST(concurrent_resolutions_one_wins)
 	int i, ok = 0, conflict = 0;
 
 	filed(lid, &holder, &o);
-	audit0 = count_audit();
+	audit0 = svcfix_audit_count(&fx);
 	ck_assert_int_eq(pthread_barrier_init(&go, NULL, 4), 0);
 	for (i = 0; i < 4; i++) {
 		r[i].id = o.id;
@@ -648,7 +477,7 @@ START_TEST(concurrent_resolutions_one_wins)
 	}
 	ck_assert_int_eq(ok, 1);
 	ck_assert_int_eq(conflict, 3);
-	ck_assert_int_eq(count_audit(), audit0 + 1);
+	ck_assert_int_eq(svcfix_audit_count(&fx), audit0 + 1);
 }
 END_TEST
 

@@ -27,75 +27,31 @@
 #include "certsvc/store_test.h"
 #include "certsvc/svc.h"
 #include "crypto/crypto.h"
-#include "tests/testutil.h"
+#include "tests/certfix.h"
+#include "tests/svcfix.h"
 
-static struct testutil_token tok;
-static char dir[PATH_MAX];
+static struct svcfix fx;
 static struct svc *svc;
 static char dept[CODES_CREDIT_LEN + 1];
 static char seal_a[STORE_CODE_MAX], seal_b[STORE_CODE_MAX];
 
 static void
-add_seal(char *id)
-{
-	struct seal_create_opts o;
-	struct cs_err err = {0};
-
-	memset(&o, 0, sizeof(o));
-	o.dept = dept;
-	o.name = "seal";
-	o.alg = P11_ALG_P256;
-	o.actor = "test";
-	ck_assert_msg(seal_create(svc, &o, id, STORE_CODE_MAX, &err) == CS_OK,
-	    "%s", err.msg);
-}
-
-static void
 setup(void)
 {
-	char conf[PATH_MAX + 32], path[PATH_MAX + 32];
-	struct ca_init_opts copts = {P11_ALG_P256, "test"};
-	struct cs_err err = {0};
-	struct cfg cfg;
-	char *text = NULL;
-	bool created;
+	struct svcfix_opts o = {.pool_size = 2, .no_holder_key = true};
 
-	testutil_softhsm(&tok, "pki-test");
-	testutil_tmpdir(dir, sizeof(dir));
-	cfg_defaults(&cfg, dir);
-	cs_strlcpy(cfg.module, tok.module, sizeof(cfg.module));
-	cs_strlcpy(cfg.token_label, tok.label, sizeof(cfg.token_label));
-	cs_strlcpy(cfg.softhsm2_conf, tok.conf, sizeof(cfg.softhsm2_conf));
-	cfg.pool_size = 2;
-	ck_assert_int_eq(cfg_render(&cfg, &text, NULL), CS_OK);
-	snprintf(conf, sizeof(conf), "%s/certsvc.conf", dir);
-	ck_assert_int_eq(
-	    cs_file_write(conf, text, strlen(text), 0600, false, NULL), CS_OK);
-	free(text);
-	snprintf(path, sizeof(path), "%s/pin", dir);
-	ck_assert_int_eq(
-	    cs_file_write(path, TESTUTIL_PIN "\n", 5, 0600, false, NULL),
-	    CS_OK);
-	unsetenv("CERTSVC_PIN");
-	ck_assert_msg(
-	    svc_open(conf, SVC_OPEN_ALL, &svc, &err) == CS_OK, "%s", err.msg);
-	ck_assert_int_eq(ca_init(svc, &copts, &created, NULL), CS_OK);
-	memcpy(dept, "91110105MA012345", 16);
-	dept[16] = codes_org_check_char(dept + 8);
-	dept[17] = '\0';
-	dept[17] = codes_credit_check_char(dept);
-	dept[18] = '\0';
-	ck_assert_int_eq(dept_add(svc, dept, "A", "110105", "t", NULL), CS_OK);
-	add_seal(seal_a);
-	add_seal(seal_b);
+	svcfix_open(&fx, "pki-test", &o);
+	svc = fx.svc;
+	svcfix_dept(&fx, SVCFIX_DEPT_A, "A", "110105", dept);
+	svcfix_seal(&fx, dept, seal_a);
+	svcfix_seal(&fx, dept, seal_b);
 }
 
 static void
 teardown(void)
 {
-	svc_free(svc);
+	svcfix_close(&fx);
 	svc = NULL;
-	testutil_softhsm_remove(&tok);
 }
 
 static X509 *
@@ -271,19 +227,13 @@ END_TEST
 START_TEST(unknown_and_garbage_requests)
 {
 	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	struct crypto_cert_spec spec;
 	struct pkistatus_answer a;
-	X509 *other = NULL, *x = seal_cert(seal_a);
+	X509 *other, *x = seal_cert(seal_a);
 	int st, re;
 
 	refresh();
-	memset(&spec, 0, sizeof(spec));
-	spec.profile = CRYPTO_CERT_ROOT_CA;
-	spec.common_name = "Other CA";
-	spec.days = 2;
-	spec.subject_key = k;
-	ck_assert_int_eq(
-	    crypto_cert_issue(&spec, NULL, k, &other, NULL), CS_OK);
+	other = certfix_issue(CRYPTO_CERT_ROOT_CA, "Other CA", k, NULL, k);
+	ck_assert_ptr_nonnull(other);
 	/* Another issuer, and our seal named under another issuer. */
 	ck_assert_int_eq(ask(other, other, EVP_sha1(), &st, &re, NULL), 6);
 	ck_assert_int_eq(ask(x, other, EVP_sha1(), &st, &re, NULL), 6);
@@ -401,7 +351,7 @@ START_TEST(unchanged_refresh_signs_nothing)
 	p11_stats_get(svc->token, &s2);
 	ck_assert_uint_eq(s2.signs, s1.signs);
 	/* A new seal: its two responses only; the CRL is unchanged. */
-	add_seal(seal_c);
+	svcfix_seal(&fx, dept, seal_c);
 	p11_stats_get(svc->token, &s1);
 	refresh();
 	p11_stats_get(svc->token, &s2);
@@ -417,28 +367,19 @@ static struct buf *
 ocsp_cert_der(void)
 {
 	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	EVP_PKEY *ca_key = NULL;
 	struct crypto_cert_spec spec;
-	struct store_ca ca;
 	struct buf *der = NULL;
 	X509 *x = NULL;
 
-	memset(&ca, 0, sizeof(ca));
-	ck_assert_int_eq(store_ca_get(svc->store, "issuing", &ca, NULL), CS_OK);
-	ck_assert_int_eq(
-	    p11_key_get(svc->token, ca.key_uri, &ca_key, NULL), CS_OK);
 	memset(&spec, 0, sizeof(spec));
 	spec.profile = CRYPTO_CERT_OCSP;
 	spec.common_name = "old responder";
 	spec.days = 30;
 	spec.subject_key = k;
-	ck_assert_int_eq(
-	    crypto_cert_issue(&spec, svc->issuing, ca_key, &x, NULL), CS_OK);
+	ck_assert_int_eq(ca_issue(svc, &spec, &x, NULL), CS_OK);
 	ck_assert_int_eq(crypto_cert_to_der(x, &der, NULL), CS_OK);
 	X509_free(x);
-	EVP_PKEY_free(ca_key);
 	EVP_PKEY_free(k);
-	store_ca_release(&ca);
 	return der;
 }
 

@@ -25,57 +25,27 @@
 #include "certsvc/store_test.h"
 #include "certsvc/svc.h"
 #include "crypto/crypto.h"
-#include "tests/testutil.h"
+#include "tests/svcfix.h"
 
-static struct testutil_token tok;
-static char dir[PATH_MAX];
+static struct svcfix fx;
 static struct svc *svc;
 static char dept[CODES_CREDIT_LEN + 1];
 
 static void
 setup(void)
 {
-	char conf[PATH_MAX + 32], path[PATH_MAX + 32];
-	struct ca_init_opts copts = {P11_ALG_P256, "test"};
-	struct cs_err err = {0};
-	struct cfg cfg;
-	char *text = NULL;
-	bool created;
+	struct svcfix_opts o = {.pool_size = 2, .no_holder_key = true};
 
-	testutil_softhsm(&tok, "report-test");
-	testutil_tmpdir(dir, sizeof(dir));
-	cfg_defaults(&cfg, dir);
-	cs_strlcpy(cfg.module, tok.module, sizeof(cfg.module));
-	cs_strlcpy(cfg.token_label, tok.label, sizeof(cfg.token_label));
-	cs_strlcpy(cfg.softhsm2_conf, tok.conf, sizeof(cfg.softhsm2_conf));
-	cfg.pool_size = 2;
-	ck_assert_int_eq(cfg_render(&cfg, &text, NULL), CS_OK);
-	snprintf(conf, sizeof(conf), "%s/certsvc.conf", dir);
-	ck_assert_int_eq(
-	    cs_file_write(conf, text, strlen(text), 0600, false, NULL), CS_OK);
-	free(text);
-	snprintf(path, sizeof(path), "%s/pin", dir);
-	ck_assert_int_eq(
-	    cs_file_write(path, TESTUTIL_PIN "\n", 5, 0600, false, NULL),
-	    CS_OK);
-	unsetenv("CERTSVC_PIN");
-	ck_assert_msg(
-	    svc_open(conf, SVC_OPEN_ALL, &svc, &err) == CS_OK, "%s", err.msg);
-	ck_assert_int_eq(ca_init(svc, &copts, &created, NULL), CS_OK);
-	memcpy(dept, "91110105MA012345", 16);
-	dept[16] = codes_org_check_char(dept + 8);
-	dept[17] = '\0';
-	dept[17] = codes_credit_check_char(dept);
-	dept[18] = '\0';
-	ck_assert_int_eq(dept_add(svc, dept, "A", "110105", "t", NULL), CS_OK);
+	svcfix_open(&fx, "report-test", &o);
+	svc = fx.svc;
+	svcfix_dept(&fx, SVCFIX_DEPT_A, "A", "110105", dept);
 }
 
 static void
 teardown(void)
 {
-	svc_free(svc);
+	svcfix_close(&fx);
 	svc = NULL;
-	testutil_softhsm_remove(&tok);
 }
 
 static size_t

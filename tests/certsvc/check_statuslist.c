@@ -28,6 +28,7 @@
 #include "certsvc/store_test.h"
 #include "certsvc/svc.h"
 #include "crypto/crypto.h"
+#include "tests/certfix.h"
 #include "tests/testutil.h"
 
 /* --- draft-ietf-oauth-status-list, section 4.1 and appendix (vectors) --- */
@@ -364,27 +365,6 @@ END_TEST
 static EVP_PKEY *root_key, *ca_key, *rep_key, *other_key;
 static X509 *root_cert, *ca_cert, *rep_cert;
 
-static X509 *
-mk_cert(enum crypto_profile prof, const char *cn, EVP_PKEY *subject,
-    X509 *issuer, EVP_PKEY *issuer_key)
-{
-	struct crypto_cert_spec s;
-	struct cs_err err = {0};
-	X509 *x = NULL;
-
-	memset(&s, 0, sizeof(s));
-	s.profile = prof;
-	s.common_name = cn;
-	s.organization = "certsvc test";
-	s.country = "CN";
-	s.days = 30;
-	s.subject_key = subject;
-	ck_assert_msg(
-	    crypto_cert_issue(&s, issuer, issuer_key, &x, &err) == CS_OK, "%s",
-	    err.msg);
-	return x;
-}
-
 static void
 pki_setup(void)
 {
@@ -393,12 +373,13 @@ pki_setup(void)
 	rep_key = EVP_EC_gen("P-256");
 	other_key = EVP_EC_gen("P-256");
 	ck_assert(root_key && ca_key && rep_key && other_key);
-	root_cert =
-	    mk_cert(CRYPTO_CERT_ROOT_CA, "root", root_key, NULL, root_key);
-	ca_cert =
-	    mk_cert(CRYPTO_CERT_SUB_CA, "issuing", ca_key, root_cert, root_key);
-	rep_cert =
-	    mk_cert(CRYPTO_CERT_REPORT, "report", rep_key, ca_cert, ca_key);
+	root_cert = certfix_issue(
+	    CRYPTO_CERT_ROOT_CA, "root", root_key, NULL, root_key);
+	ca_cert = certfix_issue(
+	    CRYPTO_CERT_SUB_CA, "issuing", ca_key, root_cert, root_key);
+	rep_cert = certfix_issue(
+	    CRYPTO_CERT_REPORT, "report", rep_key, ca_cert, ca_key);
+	ck_assert(root_cert && ca_cert && rep_cert);
 }
 
 static void
@@ -629,7 +610,8 @@ START_TEST(token_sign_refuses_bad_input)
 	    sign_sample("x", other_key, rep_cert, ca_cert, CS_ERR_INVALID));
 	/* not P-256 */
 	ck_assert_ptr_nonnull(p384);
-	c384 = mk_cert(CRYPTO_CERT_REPORT, "r384", p384, ca_cert, ca_key);
+	c384 = certfix_issue(CRYPTO_CERT_REPORT, "r384", p384, ca_cert, ca_key);
+	ck_assert_ptr_nonnull(c384);
 	ck_assert_ptr_null(
 	    sign_sample("x", p384, c384, ca_cert, CS_ERR_INVALID));
 	/* exp before iat */

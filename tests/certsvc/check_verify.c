@@ -32,13 +32,13 @@
 #include "certsvc/svc.h"
 #include "certsvc/verify.h"
 #include "crypto/crypto.h"
-#include "tests/testutil.h"
+#include "tests/certfix.h"
+#include "tests/svcfix.h"
 
 #define HOLDER_NAME "张三"
 #define HOLDER_ID "110101199003070011"
 
-static struct testutil_token tok;
-static char dir[PATH_MAX];
+static struct svcfix fx;
 static struct svc *svc;
 static char dept[CODES_CREDIT_LEN + 1], seal_id[STORE_CODE_MAX];
 static struct client_principal issuer, verifier;
@@ -53,80 +53,17 @@ struct vctx {
 };
 
 static void
-make_code(const char *first16, char out[CODES_CREDIT_LEN + 1])
-{
-	memcpy(out, first16, 16);
-	out[16] = codes_org_check_char(first16 + 8);
-	out[17] = '\0';
-	out[17] = codes_credit_check_char(out);
-	out[18] = '\0';
-}
-
-static void
-add_client(enum client_role role, const char *d, struct client_principal *p)
-{
-	char id[STORE_CODE_MAX], secret[CLIENT_SECRET_MAX], auth[128];
-
-	ck_assert_int_eq(client_add(svc, role, "t", d, NULL, "test", id,
-	                     sizeof(id), secret, sizeof(secret), NULL),
-	    CS_OK);
-	snprintf(auth, sizeof(auth), "Bearer %s", secret);
-	ck_assert_int_eq(client_authenticate(svc, auth, p, NULL), CS_OK);
-}
-
-static void
 setup_common(bool report_key)
 {
-	char conf[PATH_MAX + 32], path[PATH_MAX + 32], def[512];
-	struct ca_init_opts copts = {P11_ALG_P256, "test"};
-	struct seal_create_opts o;
-	struct cs_err err = {0};
-	struct cfg cfg;
-	char *text = NULL;
-	bool created;
+	struct svcfix_opts o = {.pool_size = 2};
 
-	testutil_softhsm(&tok, "verify-test");
-	testutil_tmpdir(dir, sizeof(dir));
-	cfg_defaults(&cfg, dir);
-	cs_strlcpy(cfg.module, tok.module, sizeof(cfg.module));
-	cs_strlcpy(cfg.token_label, tok.label, sizeof(cfg.token_label));
-	cs_strlcpy(cfg.softhsm2_conf, tok.conf, sizeof(cfg.softhsm2_conf));
-	cfg.pool_size = 2;
-	ck_assert_int_eq(cfg_render(&cfg, &text, NULL), CS_OK);
-	snprintf(conf, sizeof(conf), "%s/certsvc.conf", dir);
-	ck_assert_int_eq(
-	    cs_file_write(conf, text, strlen(text), 0600, false, NULL), CS_OK);
-	free(text);
-	snprintf(path, sizeof(path), "%s/pin", dir);
-	ck_assert_int_eq(
-	    cs_file_write(path, TESTUTIL_PIN "\n", 5, 0600, false, NULL),
-	    CS_OK);
-	snprintf(path, sizeof(path), "%s/holder-key", dir);
-	ck_assert_int_eq(cs_file_write(path,
-	                     "000102030405060708090a0b0c0d0e0f"
-	                     "101112131415161718191a1b1c1d1e1f\n",
-	                     65, 0600, false, NULL),
-	    CS_OK);
-	unsetenv("CERTSVC_PIN");
-	ck_assert_msg(
-	    svc_open(conf, SVC_OPEN_ALL, &svc, &err) == CS_OK, "%s", err.msg);
-	ck_assert_int_eq(ca_init(svc, &copts, &created, NULL), CS_OK);
-	make_code("91110105MA012345", dept);
-	ck_assert_int_eq(dept_add(svc, dept, "A", "110105", "t", NULL), CS_OK);
-	snprintf(def, sizeof(def),
-	    "{\"code\":\"TA01\",\"name\":\"T\",\"departments\":[\"%s\"],"
-	    "\"validity_days\":365,\"fields\":[{\"name\":\"scope\","
-	    "\"type\":\"string\",\"required\":true}]}",
-	    dept);
-	ck_assert_int_eq(ltype_add(svc, def, strlen(def), "test", NULL), CS_OK);
-	memset(&o, 0, sizeof(o));
-	o.dept = dept;
-	o.name = "seal";
-	o.alg = P11_ALG_P256;
-	ck_assert_int_eq(
-	    seal_create(svc, &o, seal_id, sizeof(seal_id), NULL), CS_OK);
-	add_client(CLIENT_ISSUER, dept, &issuer);
-	add_client(CLIENT_VERIFIER, NULL, &verifier);
+	svcfix_open(&fx, "verify-test", &o);
+	svc = fx.svc;
+	svcfix_dept(&fx, SVCFIX_DEPT_A, "A", "110105", dept);
+	svcfix_type(&fx, "TA01", dept);
+	svcfix_seal(&fx, dept, seal_id);
+	svcfix_client(&fx, CLIENT_ISSUER, dept, &issuer);
+	svcfix_client(&fx, CLIENT_VERIFIER, NULL, &verifier);
 	if (report_key)
 		ck_assert_int_eq(report_refresh(svc, NULL), CS_OK);
 }
@@ -146,9 +83,8 @@ setup_no_report_key(void)
 static void
 teardown(void)
 {
-	svc_free(svc);
+	svcfix_close(&fx);
 	svc = NULL;
-	testutil_softhsm_remove(&tok);
 }
 
 /* Run SQL on the store's file, as another process would. */
@@ -225,10 +161,9 @@ static void
 add_timestamp(struct vctx *x, long gen_time, bool wrong_imprint)
 {
 	struct crypto_cert_spec spec;
-	struct store_ca ca;
 	const unsigned char *p = x->seal->data;
 	unsigned char dgst[32], *tokder = NULL, *out = NULL;
-	EVP_PKEY *ca_key = NULL, *tsa_key;
+	EVP_PKEY *tsa_key;
 	X509 *tsa = NULL;
 	CMS_ContentInfo *cms;
 	CMS_SignerInfo *si;
@@ -242,18 +177,13 @@ add_timestamp(struct vctx *x, long gen_time, bool wrong_imprint)
 	TS_RESP *resp;
 	int toklen, len;
 
-	memset(&ca, 0, sizeof(ca));
-	ck_assert_int_eq(store_ca_get(svc->store, "issuing", &ca, NULL), CS_OK);
-	ck_assert_int_eq(
-	    p11_key_get(svc->token, ca.key_uri, &ca_key, NULL), CS_OK);
 	tsa_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	memset(&spec, 0, sizeof(spec));
 	spec.profile = CRYPTO_CERT_TSA;
 	spec.common_name = "test TSA";
 	spec.days = 30;
 	spec.subject_key = tsa_key;
-	ck_assert_int_eq(
-	    crypto_cert_issue(&spec, svc->issuing, ca_key, &tsa, NULL), CS_OK);
+	ck_assert_int_eq(ca_issue(svc, &spec, &tsa, NULL), CS_OK);
 
 	cms = d2i_CMS_ContentInfo(NULL, &p, (long)x->seal->len);
 	ck_assert_ptr_nonnull(cms);
@@ -318,8 +248,6 @@ add_timestamp(struct vctx *x, long gen_time, bool wrong_imprint)
 	CMS_ContentInfo_free(cms);
 	X509_free(tsa);
 	EVP_PKEY_free(tsa_key);
-	EVP_PKEY_free(ca_key);
-	store_ca_release(&ca);
 }
 
 /* --- the cases ----------------------------------------------------------- */
@@ -385,17 +313,11 @@ prep_truncate_seal(struct vctx *x)
 static void
 prep_wrong_root(struct vctx *x)
 {
-	struct crypto_cert_spec spec;
 	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	X509 *other = NULL;
+	X509 *other;
 
-	memset(&spec, 0, sizeof(spec));
-	spec.profile = CRYPTO_CERT_ROOT_CA;
-	spec.common_name = "another root";
-	spec.days = 30;
-	spec.subject_key = k;
-	ck_assert_int_eq(
-	    crypto_cert_issue(&spec, NULL, k, &other, NULL), CS_OK);
+	other = certfix_issue(CRYPTO_CERT_ROOT_CA, "another root", k, NULL, k);
+	ck_assert_ptr_nonnull(other);
 	EVP_PKEY_free(k);
 	x->saved_root = svc->root;
 	svc->root = other;

@@ -18,30 +18,12 @@
 #include "certsvc/err.h"
 #include "certsvc/mem.h"
 #include "crypto/crypto.h"
+#include "tests/certfix.h"
 
-static EVP_PKEY *root_key, *iss_key, *seal_key, *p384_key;
-static X509 *root, *iss, *seal, *seal2, *iss384;
-
-static X509 *
-mk(enum crypto_profile p, const char *cn, EVP_PKEY *key, X509 *issuer,
-    EVP_PKEY *issuer_key)
-{
-	struct crypto_cert_spec s;
-	X509 *x = NULL;
-
-	memset(&s, 0, sizeof(s));
-	s.profile = p;
-	s.common_name = cn;
-	s.organization = "某市数据局";
-	s.country = "CN";
-	s.days = 30;
-	s.subject_key = key;
-	if (p == CRYPTO_CERT_SEAL)
-		s.org_identifier = "NTRCN-11350100MB0123456X";
-	if (crypto_cert_issue(&s, issuer, issuer_key, &x, NULL) != CS_OK)
-		return NULL;
-	return x;
-}
+/* Made once in main(): root, issuing CA, two seals; a P-384 issuing CA. */
+static struct certfix_pki pki;
+static EVP_PKEY *p384_key;
+static X509 *iss384;
 
 static X509_CRL *
 parse(const struct buf *der)
@@ -73,14 +55,14 @@ START_TEST(empty_crl_is_exact)
 	X509_EXTENSION *ext;
 	int i, crit = -1;
 
-	ck_assert_int_eq(crypto_crl_sign(iss, iss_key, NULL, 0, now,
+	ck_assert_int_eq(crypto_crl_sign(pki.iss, pki.iss_key, NULL, 0, now,
 	                     now + 86400, 1234567, &der, NULL),
 	    CS_OK);
 	crl = parse(der);
 	ck_assert_int_eq(X509_CRL_get_version(crl), X509_CRL_VERSION_2);
-	ck_assert_int_eq(X509_CRL_verify(crl, X509_get0_pubkey(iss)), 1);
-	ck_assert_int_eq(
-	    X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(iss)),
+	ck_assert_int_eq(X509_CRL_verify(crl, X509_get0_pubkey(pki.iss)), 1);
+	ck_assert_int_eq(X509_NAME_cmp(X509_CRL_get_issuer(crl),
+	                     X509_get_subject_name(pki.iss)),
 	    0);
 	ck_assert_int_eq(t_of(X509_CRL_get0_lastUpdate(crl)), now);
 	ck_assert_int_eq(t_of(X509_CRL_get0_nextUpdate(crl)), now + 86400);
@@ -101,8 +83,8 @@ START_TEST(empty_crl_is_exact)
 	ck_assert_ptr_nonnull(akid);
 	ck_assert_ptr_nonnull(akid->keyid);
 	ck_assert_ptr_null(akid->issuer);
-	ck_assert_int_eq(
-	    ASN1_OCTET_STRING_cmp(akid->keyid, X509_get0_subject_key_id(iss)),
+	ck_assert_int_eq(ASN1_OCTET_STRING_cmp(
+	                     akid->keyid, X509_get0_subject_key_id(pki.iss)),
 	    0);
 	AUTHORITY_KEYID_free(akid);
 	num = X509_CRL_get_ext_d2i(crl, NID_crl_number, &crit, NULL);
@@ -127,20 +109,20 @@ START_TEST(entries_sorted_with_reasons)
 	int i, crit;
 
 	ck_assert_int_eq(ASN1_INTEGER_set(small, 5), 1);
-	e[0].serial = X509_get0_serialNumber(seal);
+	e[0].serial = X509_get0_serialNumber(pki.seal);
 	e[0].revoked_at = 1700000000;
 	e[0].reason = CRYPTO_REASON_KEY_COMPROMISE;
 	e[1].serial = small;
 	e[1].revoked_at = 1700000100;
 	e[1].reason = CRYPTO_REASON_UNSPECIFIED;
-	e[2].serial = X509_get0_serialNumber(seal2);
+	e[2].serial = X509_get0_serialNumber(pki.seal2);
 	e[2].revoked_at = 1700000200;
 	e[2].reason = CRYPTO_REASON_SUPERSEDED;
-	ck_assert_int_eq(crypto_crl_sign(iss, iss_key, e, 3, now, now + 3600,
-	                     now, &der, NULL),
+	ck_assert_int_eq(crypto_crl_sign(pki.iss, pki.iss_key, e, 3, now,
+	                     now + 3600, now, &der, NULL),
 	    CS_OK);
 	crl = parse(der);
-	ck_assert_int_eq(X509_CRL_verify(crl, X509_get0_pubkey(iss)), 1);
+	ck_assert_int_eq(X509_CRL_verify(crl, X509_get0_pubkey(pki.iss)), 1);
 	rev = X509_CRL_get_REVOKED(crl);
 	ck_assert_int_eq(sk_X509_REVOKED_num(rev), 3);
 	for (i = 1; i < 3; i++)
@@ -169,7 +151,7 @@ START_TEST(entries_sorted_with_reasons)
 		ck_assert_int_eq(crit, 0);
 		ck_assert_int_eq(ASN1_ENUMERATED_get(reason),
 		    ASN1_INTEGER_cmp(X509_REVOKED_get0_serialNumber(r),
-		        X509_get0_serialNumber(seal)) == 0
+		        X509_get0_serialNumber(pki.seal)) == 0
 		        ? 1
 		        : 4);
 		ASN1_ENUMERATED_free(reason);
@@ -190,9 +172,9 @@ verify_with_crl(X509 *cert, const struct buf *der, int *error)
 	X509_CRL *crl = parse(der);
 	int r;
 
-	ck_assert_int_eq(X509_STORE_add_cert(st, root), 1);
+	ck_assert_int_eq(X509_STORE_add_cert(st, pki.root), 1);
 	ck_assert_int_eq(X509_STORE_add_crl(st, crl), 1);
-	ck_assert_int_gt(sk_X509_push(untrusted, iss), 0);
+	ck_assert_int_gt(sk_X509_push(untrusted, pki.iss), 0);
 	X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
 	ck_assert_int_eq(X509_STORE_CTX_init(ctx, st, cert, untrusted), 1);
 	r = X509_verify_cert(ctx);
@@ -211,21 +193,21 @@ START_TEST(path_validation_uses_the_crl)
 	int64_t now = (int64_t)time(NULL) - 60;
 	int error = 0;
 
-	e.serial = X509_get0_serialNumber(seal);
+	e.serial = X509_get0_serialNumber(pki.seal);
 	e.revoked_at = now;
 	e.reason = CRYPTO_REASON_KEY_COMPROMISE;
-	ck_assert_int_eq(crypto_crl_sign(iss, iss_key, &e, 1, now, now + 3600,
-	                     now, &der, NULL),
+	ck_assert_int_eq(crypto_crl_sign(pki.iss, pki.iss_key, &e, 1, now,
+	                     now + 3600, now, &der, NULL),
 	    CS_OK);
-	ck_assert_int_eq(verify_with_crl(seal2, der, &error), 1);
-	ck_assert_int_eq(verify_with_crl(seal, der, &error), 0);
+	ck_assert_int_eq(verify_with_crl(pki.seal2, der, &error), 1);
+	ck_assert_int_eq(verify_with_crl(pki.seal, der, &error), 0);
 	ck_assert_int_eq(error, X509_V_ERR_CERT_REVOKED);
 	buf_free(der);
 	/* An expired CRL does not pass either. */
-	ck_assert_int_eq(crypto_crl_sign(iss, iss_key, NULL, 0, now - 7200,
-	                     now - 3600, now, &der, NULL),
+	ck_assert_int_eq(crypto_crl_sign(pki.iss, pki.iss_key, NULL, 0,
+	                     now - 7200, now - 3600, now, &der, NULL),
 	    CS_OK);
-	ck_assert_int_eq(verify_with_crl(seal2, der, &error), 0);
+	ck_assert_int_eq(verify_with_crl(pki.seal2, der, &error), 0);
 	ck_assert_int_eq(error, X509_V_ERR_CRL_HAS_EXPIRED);
 	buf_free(der);
 }
@@ -260,23 +242,23 @@ START_TEST(bad_input_is_invalid)
 	int64_t now = (int64_t)time(NULL);
 
 	/* A seal certificate is not a CA and has no cRLSign. */
-	ck_assert_int_eq(crypto_crl_sign(seal, seal_key, NULL, 0, now, now + 60,
-	                     1, &der, NULL),
+	ck_assert_int_eq(crypto_crl_sign(pki.seal, pki.seal_key, NULL, 0, now,
+	                     now + 60, 1, &der, NULL),
 	    CS_ERR_INVALID);
-	ck_assert_int_eq(crypto_crl_sign(iss, root_key, NULL, 0, now, now + 60,
-	                     1, &der, NULL),
+	ck_assert_int_eq(crypto_crl_sign(pki.iss, pki.root_key, NULL, 0, now,
+	                     now + 60, 1, &der, NULL),
 	    CS_ERR_INVALID);
-	ck_assert_int_eq(
-	    crypto_crl_sign(iss, iss_key, NULL, 0, now, now, 1, &der, NULL),
+	ck_assert_int_eq(crypto_crl_sign(pki.iss, pki.iss_key, NULL, 0, now,
+	                     now, 1, &der, NULL),
 	    CS_ERR_INVALID);
-	ck_assert_int_eq(crypto_crl_sign(iss, iss_key, NULL, 0, now, now + 60,
-	                     -1, &der, NULL),
+	ck_assert_int_eq(crypto_crl_sign(pki.iss, pki.iss_key, NULL, 0, now,
+	                     now + 60, -1, &der, NULL),
 	    CS_ERR_INVALID);
-	ck_assert_int_eq(
-	    crypto_crl_sign(iss, iss_key, &e, 1, now, now + 60, 1, &der, NULL),
+	ck_assert_int_eq(crypto_crl_sign(pki.iss, pki.iss_key, &e, 1, now,
+	                     now + 60, 1, &der, NULL),
 	    CS_ERR_INVALID);
-	ck_assert_int_eq(crypto_crl_sign(NULL, iss_key, NULL, 0, now, now + 60,
-	                     1, &der, NULL),
+	ck_assert_int_eq(crypto_crl_sign(NULL, pki.iss_key, NULL, 0, now,
+	                     now + 60, 1, &der, NULL),
 	    CS_ERR_INVALID);
 	ck_assert_ptr_null(der);
 }
@@ -305,37 +287,19 @@ main(void)
 	SRunner *sr;
 	int nfailed;
 
-	root_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	iss_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	seal_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	p384_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
-	if (root_key == NULL || iss_key == NULL || seal_key == NULL ||
-	    p384_key == NULL)
+	if (!certfix_pki_init(&pki) || p384_key == NULL)
 		return EXIT_FAILURE;
-	root = mk(CRYPTO_CERT_ROOT_CA, "Root", root_key, NULL, root_key);
-	if (root == NULL)
-		return EXIT_FAILURE;
-	iss = mk(CRYPTO_CERT_SUB_CA, "Issuing", iss_key, root, root_key);
-	iss384 =
-	    mk(CRYPTO_CERT_SUB_CA, "Issuing 384", p384_key, root, root_key);
-	if (iss == NULL || iss384 == NULL)
-		return EXIT_FAILURE;
-	seal = mk(CRYPTO_CERT_SEAL, "Seal", seal_key, iss, iss_key);
-	seal2 = mk(CRYPTO_CERT_SEAL, "Seal 2", seal_key, iss, iss_key);
-	if (seal == NULL || seal2 == NULL)
+	iss384 = certfix_issue(CRYPTO_CERT_SUB_CA, "Issuing 384", p384_key,
+	    pki.root, pki.root_key);
+	if (iss384 == NULL)
 		return EXIT_FAILURE;
 	sr = srunner_create(crl_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	nfailed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	X509_free(root);
-	X509_free(iss);
 	X509_free(iss384);
-	X509_free(seal);
-	X509_free(seal2);
-	EVP_PKEY_free(root_key);
-	EVP_PKEY_free(iss_key);
-	EVP_PKEY_free(seal_key);
 	EVP_PKEY_free(p384_key);
+	certfix_pki_free(&pki);
 	return nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

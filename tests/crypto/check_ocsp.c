@@ -19,32 +19,12 @@
 #include "certsvc/err.h"
 #include "certsvc/mem.h"
 #include "crypto/crypto.h"
+#include "tests/certfix.h"
 
 /* Made once in main(): root, issuing CA, OCSP responder, a seal; another CA. */
-static EVP_PKEY *root_key, *iss_key, *resp_key, *seal_key, *other_key;
-static X509 *root, *iss, *responder, *seal, *seal2, *other_ca;
-
-static X509 *
-mk(enum crypto_profile p, const char *cn, EVP_PKEY *key, X509 *issuer,
-    EVP_PKEY *issuer_key)
-{
-	struct crypto_cert_spec s;
-	struct cs_err err = {0};
-	X509 *x = NULL;
-
-	memset(&s, 0, sizeof(s));
-	s.profile = p;
-	s.common_name = cn;
-	s.organization = "某市数据局";
-	s.country = "CN";
-	s.days = 30;
-	s.subject_key = key;
-	if (p == CRYPTO_CERT_SEAL)
-		s.org_identifier = "NTRCN-11350100MB0123456X";
-	if (crypto_cert_issue(&s, issuer, issuer_key, &x, &err) != CS_OK)
-		return NULL;
-	return x;
-}
+static struct certfix_pki pki;
+static EVP_PKEY *resp_key, *other_key;
+static X509 *responder, *other_ca;
 
 static OCSP_BASICRESP *
 parse_basic(const struct buf *der)
@@ -71,10 +51,10 @@ client_verify(OCSP_BASICRESP *bs)
 	STACK_OF(X509) *untrusted = sk_X509_new_null();
 	int r;
 
-	ck_assert_int_eq(X509_STORE_add_cert(st, root), 1);
+	ck_assert_int_eq(X509_STORE_add_cert(st, pki.root), 1);
 	/* What a client knows: the issuers of what it asks about. */
-	ck_assert_int_gt(sk_X509_push(untrusted, iss), 0);
-	ck_assert_int_gt(sk_X509_push(untrusted, root), 0);
+	ck_assert_int_gt(sk_X509_push(untrusted, pki.iss), 0);
+	ck_assert_int_gt(sk_X509_push(untrusted, pki.root), 0);
 	r = OCSP_basic_verify(bs, untrusted, st, 0);
 	sk_X509_free(untrusted);
 	X509_STORE_free(st);
@@ -115,12 +95,12 @@ START_TEST(good_response_verifies_with_root)
 	const X509_NAME *name = NULL;
 	int status = -9, reason = -9;
 
-	single_init(&s, seal, iss, md);
+	single_init(&s, pki.seal, pki.iss, md);
 	ck_assert_int_eq(
 	    crypto_ocsp_sign(&s, responder, resp_key, &der, NULL), CS_OK);
 	bs = parse_basic(der);
 	ck_assert_int_eq(client_verify(bs), 1);
-	id = OCSP_cert_to_id(md, seal, iss);
+	id = OCSP_cert_to_id(md, pki.seal, pki.iss);
 	ck_assert_int_eq(
 	    OCSP_resp_find_status(bs, id, &status, &reason, &rt, &tu, &nu), 1);
 	ck_assert_int_eq(status, V_OCSP_CERTSTATUS_GOOD);
@@ -152,7 +132,7 @@ START_TEST(revoked_carries_time_and_reason)
 	ASN1_GENERALIZEDTIME *tu = NULL, *nu = NULL, *rt = NULL;
 	int status = -9, reason = -9;
 
-	single_init(&s, seal, iss, EVP_sha1());
+	single_init(&s, pki.seal, pki.iss, EVP_sha1());
 	s.revoked = true;
 	s.revoked_at = 1700000000;
 	s.reason =
@@ -161,7 +141,7 @@ START_TEST(revoked_carries_time_and_reason)
 	    crypto_ocsp_sign(&s, responder, resp_key, &der, NULL), CS_OK);
 	bs = parse_basic(der);
 	ck_assert_int_eq(client_verify(bs), 1);
-	id = OCSP_cert_to_id(EVP_sha1(), seal, iss);
+	id = OCSP_cert_to_id(EVP_sha1(), pki.seal, pki.iss);
 	ck_assert_int_eq(
 	    OCSP_resp_find_status(bs, id, &status, &reason, &rt, &tu, &nu), 1);
 	ck_assert_int_eq(status, V_OCSP_CERTSTATUS_REVOKED);
@@ -181,9 +161,9 @@ START_TEST(ca_answers_for_its_own_certificates)
 	OCSP_BASICRESP *bs;
 
 	/* The root answers for the issuing CA: no certificate included. */
-	single_init(&s, iss, root, EVP_sha1());
+	single_init(&s, pki.iss, pki.root, EVP_sha1());
 	ck_assert_int_eq(
-	    crypto_ocsp_sign(&s, root, root_key, &der, NULL), CS_OK);
+	    crypto_ocsp_sign(&s, pki.root, pki.root_key, &der, NULL), CS_OK);
 	bs = parse_basic(der);
 	ck_assert_ptr_null(OCSP_resp_get0_certs(bs)); /* certs absent */
 	ck_assert_int_eq(client_verify(bs), 1);
@@ -198,17 +178,18 @@ START_TEST(sign_refuses_bad_input)
 	struct buf *der = NULL;
 	struct cs_err err = {0};
 
-	single_init(&s, seal, iss, EVP_sha1());
+	single_init(&s, pki.seal, pki.iss, EVP_sha1());
 	/* A seal certificate may not answer for its issuer. */
 	ck_assert_int_eq(
-	    crypto_ocsp_sign(&s, seal2, seal_key, &der, &err), CS_ERR_INVALID);
+	    crypto_ocsp_sign(&s, pki.seal2, pki.seal_key, &der, &err),
+	    CS_ERR_INVALID);
 	ck_assert_ptr_null(der);
 	/* The responder of another issuer may not either. */
-	single_init(&s, iss, root, EVP_sha1());
+	single_init(&s, pki.iss, pki.root, EVP_sha1());
 	ck_assert_int_eq(crypto_ocsp_sign(&s, responder, resp_key, &der, &err),
 	    CS_ERR_INVALID);
 	/* Key and certificate must match. */
-	single_init(&s, seal, iss, EVP_sha1());
+	single_init(&s, pki.seal, pki.iss, EVP_sha1());
 	ck_assert_int_eq(crypto_ocsp_sign(&s, responder, other_key, &der, &err),
 	    CS_ERR_INVALID);
 	s.next_update = s.this_update;
@@ -250,56 +231,56 @@ START_TEST(request_key_matches_certificate)
 	struct buf *req;
 
 	ck_assert_int_eq(
-	    crypto_ocsp_key_for(md, seal, iss, &want, NULL), CS_OK);
-	req = mk_request(md, &seal, iss, 1, false);
+	    crypto_ocsp_key_for(md, pki.seal, pki.iss, &want, NULL), CS_OK);
+	req = mk_request(md, &pki.seal, pki.iss, 1, false);
 	ck_assert_int_eq(
 	    crypto_ocsp_request_parse(req->data, req->len, &k, NULL), CS_OK);
 	ck_assert_uint_eq(k.len, want.len);
 	ck_assert_mem_eq(k.b, want.b, k.len);
 	buf_free(req);
 	/* A nonce is ignored: the same key. */
-	req = mk_request(md, &seal, iss, 1, true);
+	req = mk_request(md, &pki.seal, pki.iss, 1, true);
 	ck_assert_int_eq(
 	    crypto_ocsp_request_parse(req->data, req->len, &k, NULL), CS_OK);
 	ck_assert_mem_eq(k.b, want.b, want.len);
 	buf_free(req);
 	/* Another hash, another serial, another issuer: other keys. */
 	ck_assert_int_eq(
-	    crypto_ocsp_key_for(
-	        _i == 0 ? EVP_sha256() : EVP_sha1(), seal, iss, &other, NULL),
+	    crypto_ocsp_key_for(_i == 0 ? EVP_sha256() : EVP_sha1(), pki.seal,
+	        pki.iss, &other, NULL),
 	    CS_OK);
 	ck_assert(
 	    other.len != want.len || memcmp(other.b, want.b, want.len) != 0);
 	ck_assert_int_eq(
-	    crypto_ocsp_key_for(md, seal2, iss, &other, NULL), CS_OK);
+	    crypto_ocsp_key_for(md, pki.seal2, pki.iss, &other, NULL), CS_OK);
 	ck_assert(memcmp(other.b, want.b, want.len) != 0);
 	ck_assert_int_eq(
-	    crypto_ocsp_key_for(md, seal, other_ca, &other, NULL), CS_OK);
+	    crypto_ocsp_key_for(md, pki.seal, other_ca, &other, NULL), CS_OK);
 	ck_assert(memcmp(other.b, want.b, want.len) != 0);
 }
 END_TEST
 
 START_TEST(malformed_requests_are_invalid)
 {
-	X509 *two[2] = {seal, seal2};
+	X509 *two[2] = {pki.seal, pki.seal2};
 	unsigned char junk[64];
 	struct crypto_ocsp_key k;
 	struct cs_err err = {0};
 	struct buf *req, *big;
 
 	/* Two requests: RFC 5019 asks for exactly one. */
-	req = mk_request(EVP_sha1(), two, iss, 2, false);
+	req = mk_request(EVP_sha1(), two, pki.iss, 2, false);
 	ck_assert_int_eq(
 	    crypto_ocsp_request_parse(req->data, req->len, &k, &err),
 	    CS_ERR_INVALID);
 	ck_assert_ptr_nonnull(strstr(err.msg, "exactly one"));
 	buf_free(req);
-	req = mk_request(EVP_sha1(), two, iss, 0, false);
+	req = mk_request(EVP_sha1(), two, pki.iss, 0, false);
 	ck_assert_int_eq(
 	    crypto_ocsp_request_parse(req->data, req->len, &k, &err),
 	    CS_ERR_INVALID);
 	buf_free(req);
-	req = mk_request(EVP_sha1(), &seal, iss, 1, false);
+	req = mk_request(EVP_sha1(), &pki.seal, pki.iss, 1, false);
 	/* Truncated at every length, and one byte too many. */
 	for (size_t n = 0; n < req->len; n++)
 		ck_assert_int_eq(
@@ -412,41 +393,24 @@ main(void)
 	SRunner *sr;
 	int nfailed;
 
-	root_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	iss_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	resp_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	seal_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	other_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	if (root_key == NULL || iss_key == NULL || resp_key == NULL ||
-	    seal_key == NULL || other_key == NULL)
+	if (!certfix_pki_init(&pki) || resp_key == NULL || other_key == NULL)
 		return EXIT_FAILURE;
-	root = mk(CRYPTO_CERT_ROOT_CA, "Root", root_key, NULL, root_key);
-	iss = root != NULL
-	    ? mk(CRYPTO_CERT_SUB_CA, "Issuing", iss_key, root, root_key)
-	    : NULL;
-	if (iss == NULL)
-		return EXIT_FAILURE;
-	responder = mk(CRYPTO_CERT_OCSP, "Responder", resp_key, iss, iss_key);
-	seal = mk(CRYPTO_CERT_SEAL, "Seal", seal_key, iss, iss_key);
-	seal2 = mk(CRYPTO_CERT_SEAL, "Seal 2", seal_key, iss, iss_key);
-	other_ca = mk(CRYPTO_CERT_ROOT_CA, "Other", other_key, NULL, other_key);
-	if (responder == NULL || seal == NULL || seal2 == NULL ||
-	    other_ca == NULL)
+	responder = certfix_issue(
+	    CRYPTO_CERT_OCSP, "Responder", resp_key, pki.iss, pki.iss_key);
+	other_ca = certfix_issue(
+	    CRYPTO_CERT_ROOT_CA, "Other", other_key, NULL, other_key);
+	if (responder == NULL || other_ca == NULL)
 		return EXIT_FAILURE;
 	sr = srunner_create(ocsp_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	nfailed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	X509_free(root);
-	X509_free(iss);
 	X509_free(responder);
-	X509_free(seal);
-	X509_free(seal2);
 	X509_free(other_ca);
-	EVP_PKEY_free(root_key);
-	EVP_PKEY_free(iss_key);
 	EVP_PKEY_free(resp_key);
-	EVP_PKEY_free(seal_key);
 	EVP_PKEY_free(other_key);
+	certfix_pki_free(&pki);
 	return nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

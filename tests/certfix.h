@@ -1,0 +1,43 @@
+/*
+ * certfix.h: a software PKI for the suites that test certificates,
+ * CRLs, OCSP and signed lists without a token: P-256 keys made in memory
+ * and certificates issued by crypto_cert_issue() with fixed names.
+ * Links crypto/ only, so the crypto/ suites and every layer above can use
+ * it (tests/testutil.c stays free of crypto/ for the pkcs11/ suites).
+ */
+#ifndef CERTSVC_TESTS_CERTFIX_H
+#define CERTSVC_TESTS_CERTFIX_H
+
+#include <stdbool.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "crypto/crypto.h"
+
+/* A root, an issuing CA under it and two seal certificates of one key. */
+struct certfix_pki {
+	EVP_PKEY *root_key, *iss_key, *seal_key;
+	X509 *root, *iss, *seal, *seal2;
+};
+
+/*
+ * A certificate of profile p for key named CN cn, O 某市数据局, C CN,
+ * valid 30 days (a seal's with an organizationIdentifier), issued by
+ * issuer with issuer_key (issuer NULL: self-signed).  Given (X509_free);
+ * NULL on failure, so it can be called outside a test.
+ */
+X509 *certfix_issue(enum crypto_profile p, const char *cn, EVP_PKEY *key,
+    X509 *issuer, EVP_PKEY *issuer_key);
+
+/*
+ * Fill k: P-256 keys, root "Root", issuing CA "Issuing", seals "Seal" and
+ * "Seal 2" (both of seal_key).  false (k partly filled: certfix_pki_free)
+ * on failure.
+ */
+bool certfix_pki_init(struct certfix_pki *k);
+
+/* Free what k holds and zero it. */
+void certfix_pki_free(struct certfix_pki *k);
+
+#endif
