@@ -34,6 +34,8 @@ struct api_server {
 	unsigned port;
 	/* [route][status index]; the last status column counts "other". */
 	atomic_uint_fast64_t requests[API_MAX_ROUTES][API_NSTATUS + 1];
+	uint64_t rid_prefix; /* api_request_id() */
+	atomic_uint_fast64_t rid_next;
 };
 
 static int
@@ -258,19 +260,22 @@ api_route_find(const char *method, const char *url, bool *path_match)
 	return -1;
 }
 
+/*
+ * Request ids: a random 64-bit prefix drawn when the server starts and a
+ * counter, as 32 hex digits.  Unique per process and unpredictable across
+ * restarts, without a DRBG call (and its lock) per request.
+ */
 static void
-api_request_id(char out[33])
+api_request_id(struct api_server *srv, char out[33])
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char rnd[16];
+	uint64_t n = atomic_fetch_add(&srv->rid_next, 1), p = srv->rid_prefix;
 	int i;
 
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-		memset(rnd, 0, sizeof(rnd));
-	for (i = 0; i < 16; i++) {
-		out[2 * i] = hex[rnd[i] >> 4];
-		out[2 * i + 1] = hex[rnd[i] & 15];
-	}
+	for (i = 15; i >= 0; i--, p >>= 4)
+		out[i] = hex[p & 15];
+	for (i = 31; i >= 16; i--, n >>= 4)
+		out[i] = hex[n & 15];
 	out[32] = '\0';
 }
 
@@ -294,7 +299,7 @@ api_access(void *cls, struct MHD_Connection *conn, const char *url,
 		req->method = method;
 		req->url = url;
 		req->start_ns = cs_now_ns();
-		api_request_id(req->request_id);
+		api_request_id(srv, req->request_id);
 		req->route = api_route_find(method, url, &path_match);
 		if (req->route < 0)
 			req->route = path_match ? -2 : -1;
@@ -432,6 +437,11 @@ api_server_start(struct svc *svc, const struct api_options *opts,
 	srv = calloc(1, sizeof(*srv));
 	if (srv == NULL)
 		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
+	if (RAND_bytes((unsigned char *)&srv->rid_prefix,
+	        sizeof(srv->rid_prefix)) != 1) {
+		free(srv);
+		return cs_err_ossl(err, CS_ERR_CRYPTO, "no random bytes");
+	}
 	srv->svc = svc;
 	srv->max_body = opts->max_body > 0 ? opts->max_body : 1 << 20;
 	threads = opts->threads;

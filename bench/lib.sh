@@ -8,7 +8,7 @@
 #   val FILE NAME                 a "bench NAME value" line of req.lua/http_point
 #   rate FILE                     expected answers per second of a wrk run
 #   wrk_run URL CONNS SECONDS OUTFILE REQ_ARGS...
-#   http_point PID URL CONNS OUTFILE REQ_ARGS...
+#   http_point PID URL CONNS OUTFILE REQ_ARGS...   (median of BENCH_REPEAT runs)
 #   bare_start SIZE [STATUS] / bare_stop   bench/mhd_bare: BPID, BPORT
 # REQ_ARGS are bench/req.lua's: METHOD PATH BODY TOKEN CTYPE EXPECT PREFIX.
 # HTTP_THREADS (default: online cores) is the thread pool of certsvcd and of
@@ -104,7 +104,7 @@ wrk_run() {
 	rm -f "$out.time"
 }
 
-# http_point PID URL CONNS OUTFILE REQ_ARGS...: warm up, then one measured
+# http_one PID URL CONNS OUTFILE REQ_ARGS...: warm up, then one measured
 # wrk run, with the server's CPU per request, how evenly its threads shared
 # the work and how busy the rest of the machine was.  MHD keeps a
 # connection on the pool thread that accepted it, so a run whose
@@ -113,7 +113,7 @@ wrk_run() {
 # connections (BENCH_RETRIES, default 2) and the attempts are recorded.
 # REQ_ARGS' PREFIX, unless "-", gets the attempt number appended (warm-up
 # runs "w" prepended), so that idempotency keys never repeat.
-http_point() {
+http_one() {
 	local pid=$1 url=$2 c=$3 out=$4 attempt=0 idle0 all0 idle1 all1
 	shift 4
 	local args=("$@") par=$((c < HTTP_THREADS ? c : HTTP_THREADS))
@@ -149,6 +149,26 @@ http_point() {
 		fi
 		log "  all connections on one server thread (busy threads $(val "$out" busy_threads)): again"
 	done
+}
+
+# http_point PID URL CONNS OUTFILE REQ_ARGS...: BENCH_REPEAT (default 1)
+# runs of http_one; OUTFILE is the run with the median rate, and gets
+# "bench runs N" and "bench rates r1,r2,..." (all runs, in order).  Loaded
+# 2-core machines move by tens of percent from one run to the next; the
+# median of a few is what a ratio between two endpoints can stand on.
+http_point() {
+	local pid=$1 url=$2 c=$3 out=$4 i n=${BENCH_REPEAT:-1} rates=() best
+	shift 4
+	for i in $(seq 1 "$n"); do
+		http_one "$pid" "$url" "$c" "$out.r$i" "$@"
+		rates+=("$(rate "$out.r$i") $i")
+	done
+	best=$(printf '%s\n' "${rates[@]}" | sort -n | awk -v m=$(((n + 1) / 2)) 'NR == m { print $2 }')
+	cp "$out.r$best" "$out"
+	for i in "$out.r$best".*; do cp "$i" "$out.${i##*.}"; done
+	rm -f "$out".r*
+	echo "bench runs $n" >>"$out"
+	echo "bench rates $(printf '%s\n' "${rates[@]}" | awk '{ printf "%s%s", (NR > 1 ? "," : ""), $1 }')" >>"$out"
 }
 
 # bare_start SIZE [STATUS]: mhd_bare on a free port; sets BPORT, BPID

@@ -29,7 +29,8 @@
 #
 # Environment: O (build dir), BENCH_DURATION, BENCH_CONNECTIONS,
 # BENCH_WARMUP (2), BENCH_BLOCK_SECONDS (5), BENCH_LICENCES (0 skips the
-# scale run), BENCH_NO_BUILD=1.  Output: a table on stdout and
+# scale run), BENCH_REPEAT (runs per point, the median kept; default 3),
+# BENCH_NO_BUILD=1.  Output: a table on stdout and
 # bench/out/verify.json.  Everything started here is stopped on exit.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,6 +41,7 @@ CONNS=${BENCH_CONNECTIONS:-32}
 BLOCK=${BENCH_BLOCK_SECONDS:-5}
 BIG=${BENCH_LICENCES:-1000000}
 VOPS=${BENCH_VERIFY_OPS:-1}
+export BENCH_REPEAT=${BENCH_REPEAT:-3}
 NAME=verify.sh
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
@@ -160,7 +162,11 @@ for e in "${ENDPOINTS[@]}"; do
 	    --argjson busy "$(val "$TMP/$name.txt" busy_threads)" \
 	    --argjson bare "$(rate "$TMP/$name-bare.txt")" \
 	    --argjson bare_p99 "$(val "$TMP/$name-bare.txt" p99_us)" \
+	    --arg runs "$(val "$TMP/$name.txt" rates)" \
+	    --arg bare_runs "$(val "$TMP/$name-bare.txt" rates)" \
 	    '{endpoint: $name, answer_bytes: $bytes, per_s: $rate,
+	      runs_per_s: ($runs | split(",") | map(tonumber)),
+	      bare_runs_per_s: ($bare_runs | split(",") | map(tonumber)),
 	      p50_ms: ($p50 / 1000), p99_ms: ($p99 / 1000), unexpected: $bad,
 	      socket_errors: $sockerr, certsvcd_cpu_us: $cpu, busy_threads: $busy,
 	      bare_per_s: $bare, bare_p99_ms: ($bare_p99 / 1000)}' >>"$ROWS"

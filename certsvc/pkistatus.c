@@ -62,6 +62,7 @@ struct pki_resp {
 	int64_t revoked_at;
 	enum crypto_reason reason;
 	char signer[STORE_SERIAL_MAX]; /* responder serial, or "root" */
+	struct buf *plain;             /* crypto_ocsp_plain_request() for it */
 };
 
 struct pki_crl {
@@ -77,6 +78,12 @@ struct pki_snap {
 	char responder[STORE_SERIAL_MAX];
 	struct pki_resp *resp; /* sorted by key */
 	size_t n;
+	/*
+	 * resp sorted by the bytes of their plain request: most clients send
+	 * exactly those (RFC 5019 clients make no nonce), so the answer is
+	 * found without parsing the request.
+	 */
+	const struct pki_resp **plain;
 	struct pki_crl crl[PKI_NCA];
 };
 
@@ -120,9 +127,12 @@ pki_snap_free(struct pki_snap *s)
 
 	if (s == NULL)
 		return;
-	for (i = 0; i < s->n; i++)
+	for (i = 0; i < s->n; i++) {
 		buf_free(s->resp[i].der);
+		buf_free(s->resp[i].plain);
+	}
 	free(s->resp);
+	free(s->plain);
 	for (i = 0; i < PKI_NCA; i++)
 		buf_free(s->crl[i].der);
 	free(s);
@@ -189,6 +199,46 @@ pki_resp_cmp(const void *a, const void *b)
 {
 	return pki_key_cmp(&((const struct pki_resp *)a)->key,
 	    &((const struct pki_resp *)b)->key);
+}
+
+static int
+pki_bytes_cmp(const uint8_t *a, size_t alen, const struct buf *b)
+{
+	if (alen != b->len)
+		return alen < b->len ? -1 : 1;
+	return memcmp(a, b->data, alen);
+}
+
+static int
+pki_plain_cmp(const void *a, const void *b)
+{
+	const struct pki_resp *x = *(const struct pki_resp *const *)a;
+	const struct pki_resp *y = *(const struct pki_resp *const *)b;
+
+	return pki_bytes_cmp(x->plain->data, x->plain->len, y->plain);
+}
+
+/* The response whose plain request is exactly req, or NULL. */
+static const struct pki_resp *
+pki_find_plain(const struct pki_snap *s, const uint8_t *req, size_t len)
+{
+	size_t lo = 0, hi, mid;
+	int c;
+
+	if (s == NULL || s->plain == NULL)
+		return NULL;
+	hi = s->n;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = pki_bytes_cmp(req, len, s->plain[mid]->plain);
+		if (c == 0)
+			return s->plain[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
 }
 
 static const struct pki_resp *
@@ -636,13 +686,23 @@ pki_build(struct svc *svc, const struct store_svc_cert *responder, int64_t gen,
 			    subj.v[i].ca == PKI_ROOT ? svc->root : svc->issuing,
 			    &r->key, err);
 			if (rc == CS_OK)
+				rc = crypto_ocsp_plain_request(md,
+				    subj.v[i].cert,
+				    subj.v[i].ca == PKI_ROOT ? svc->root
+				                             : svc->issuing,
+				    &r->plain, err);
+			if (rc == CS_OK)
 				rc = pki_resp_make(&g, old, &subj.v[i], md,
 				    subj.v[i].ca == PKI_ROOT
 				        ? "root"
 				        : responder->serial,
 				    now, r, err);
-			if (r->der != NULL)
+			if (r->der != NULL) {
 				s->n++;
+			} else {
+				buf_free(r->plain);
+				r->plain = NULL;
+			}
 			if (rc != CS_OK)
 				goto out;
 		}
@@ -653,11 +713,20 @@ pki_build(struct svc *svc, const struct store_svc_cert *responder, int64_t gen,
 		if (w > 0 &&
 		    pki_key_cmp(&s->resp[w - 1].key, &s->resp[i].key) == 0) {
 			buf_free(s->resp[i].der);
+			buf_free(s->resp[i].plain);
 			continue;
 		}
 		s->resp[w++] = s->resp[i];
 	}
 	s->n = w;
+	s->plain = calloc(s->n + 1, sizeof(*s->plain));
+	if (s->plain == NULL) {
+		rc = cs_err_set(err, CS_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < s->n; i++)
+		s->plain[i] = &s->resp[i];
+	qsort(s->plain, s->n, sizeof(*s->plain), pki_plain_cmp);
 	for (i = 0; i < PKI_NCA && rc == CS_OK; i++)
 		rc = pki_crl_make(
 		    p, &g, old, &subj, (int)i, now, &s->crl[i], err);
@@ -753,13 +822,19 @@ pkistatus_ocsp(struct svc *svc, const uint8_t *req, size_t len,
 	memset(a, 0, sizeof(*a));
 	if (p == NULL)
 		return cs_err_set(err, CS_ERR_INVALID, "no status service");
-	if (crypto_ocsp_request_parse(req, len, &key, NULL) != CS_OK)
-		return pki_answer_error(
-		    p, PKI_ERR_MALFORMED, CRYPTO_OCSP_MALFORMED, a, err);
+	/* The common request, byte for byte, needs no parsing. */
 	pthread_rwlock_rdlock(&p->lock);
+	r = pki_find_plain(p->snap, req, len);
+	if (r == NULL) {
+		pthread_rwlock_unlock(&p->lock);
+		if (crypto_ocsp_request_parse(req, len, &key, NULL) != CS_OK)
+			return pki_answer_error(p, PKI_ERR_MALFORMED,
+			    CRYPTO_OCSP_MALFORMED, a, err);
+		pthread_rwlock_rdlock(&p->lock);
+	}
 	if (p->snap == NULL) {
 		which = PKI_ERR_TRYLATER;
-	} else if ((r = pki_find(p->snap, &key)) == NULL) {
+	} else if (r == NULL && (r = pki_find(p->snap, &key)) == NULL) {
 		which = PKI_ERR_UNAUTH;
 	} else if (now >= r->next_update) {
 		which = PKI_ERR_TRYLATER;

@@ -24,6 +24,9 @@
 #include "certsvc/svc.h"
 #include "crypto/crypto.h"
 
+/* Seal and CA certificates kept parsed (crypto_cert_cache). */
+#define SVC_CERT_CACHE 1024
+
 enum cs_rc
 svc_pin_fn(void *arg, char *pin, size_t pinsz, struct cs_err *err)
 {
@@ -171,6 +174,8 @@ svc_open(const char *config_path, unsigned flags, struct svc **out,
 	if (rc == CS_OK)
 		rc = licence_serials_init(svc, err);
 	if (rc == CS_OK)
+		rc = crypto_cert_cache_new(SVC_CERT_CACHE, &svc->certs, err);
+	if (rc == CS_OK)
 		rc = report_init(svc, err);
 	if (rc == CS_OK)
 		rc = pkistatus_init(svc, err);
@@ -219,6 +224,7 @@ svc_free(struct svc *svc)
 	statuslist_free(svc);
 	pkistatus_free(svc);
 	report_free(svc);
+	crypto_cert_cache_free(svc->certs);
 	seal_cache_free(svc);
 	licence_serials_free(svc);
 	p11_token_free(svc->token);

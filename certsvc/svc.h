@@ -22,6 +22,7 @@ struct report_state;
 struct pkistatus;
 struct statuslist_cache;
 struct svc_refresher;
+struct crypto_cert_cache;
 
 struct svc {
 	struct cfg cfg;
@@ -39,6 +40,7 @@ struct svc {
 	struct pkistatus *pki;           /* pkistatus.c: OCSP responses, CRLs */
 	struct statuslist_cache *slists; /* statuslist.c: signed lists */
 	struct svc_refresher *refresher; /* svc_refresher_start() */
+	struct crypto_cert_cache *certs; /* parsed seal certificates */
 	uint64_t audit_next_check_ns;    /* audit_refresh(): refresher only */
 };
 

@@ -28,6 +28,7 @@
 
 #include "certsvc/codes.h"
 #include "certsvc/jcs.h"
+#include "certsvc/jreq.h"
 #include "certsvc/licence.h"
 #include "certsvc/ltype.h"
 #include "certsvc/mem.h"
@@ -136,40 +137,6 @@ verify_set(struct verify_run *v, enum verify_check_id id, enum verify_outcome r,
 		c->reason[--n] = '\0';
 }
 
-static void
-verify_hex(const unsigned char *p, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-static void
-verify_time(int64_t t, char *out, size_t outsz)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(out, outsz, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* obj[key] when it is a non-empty string, else NULL. */
-static const char *
-verify_str(const json_t *obj, const char *key)
-{
-	const json_t *s = json_object_get(obj, key);
-
-	return json_is_string(s) && json_string_length(s) > 0
-	    ? json_string_value(s)
-	    : NULL;
-}
-
 static bool
 verify_is_hex64(const char *s)
 {
@@ -211,27 +178,6 @@ verify_b64(const char *name, const json_t *s, size_t max, struct buf **out,
 		*out = NULL;
 		return cs_err_set(err, CS_ERR_INVALID,
 		    "%s: at most %zu bytes (before base64)", name, max);
-	}
-	return CS_OK;
-}
-
-static enum cs_rc
-verify_only(const json_t *obj, const char *path, const char *const *allowed,
-    struct cs_err *err)
-{
-	const char *key;
-	json_t *val;
-	size_t i;
-
-	json_object_foreach((json_t *)obj, key, val)
-	{
-		(void)val;
-		for (i = 0; allowed[i] != NULL; i++)
-			if (strcmp(key, allowed[i]) == 0)
-				break;
-		if (allowed[i] == NULL)
-			return cs_err_set(err, CS_ERR_INVALID,
-			    "%s%.64s: unknown member", path, key);
 	}
 	return CS_OK;
 }
@@ -318,7 +264,7 @@ verify_parse(struct verify_run *v, const json_t *req, struct cs_err *err)
 	if (!json_is_object(req))
 		return cs_err_set(
 		    err, CS_ERR_INVALID, "body: must be a JSON object");
-	rc = verify_only(req, "", top, err);
+	rc = jreq_only(req, "", top, err);
 	if (rc != CS_OK)
 		return rc;
 	if ((e != NULL) + pair + byid != 1)
@@ -333,10 +279,10 @@ verify_parse(struct verify_run *v, const json_t *req, struct cs_err *err)
 	if (!json_is_object(e))
 		return cs_err_set(
 		    err, CS_ERR_INVALID, "envelope: must be an object");
-	rc = verify_only(e, "envelope.", env, err);
+	rc = jreq_only(e, "envelope", env, err);
 	if (rc != CS_OK)
 		return rc;
-	fmt = verify_str(e, "format");
+	fmt = jreq_str(e, "format");
 	if (json_object_get(e, "format") != NULL &&
 	    (fmt == NULL || strcmp(fmt, ENVELOPE_FORMAT) != 0))
 		return cs_err_set(err, CS_ERR_INVALID,
@@ -353,28 +299,29 @@ verify_doc_read(struct verify_doc *d)
 	const json_t *r = d->root, *ver, *o;
 	const char *from, *until;
 
-	d->format = verify_str(r, "format");
-	d->id = verify_str(r, "id");
+	d->format = jreq_str(r, "format");
+	d->id = jreq_str(r, "id");
 	if (d->id != NULL && codes_licence_id_check(d->id, NULL) != CS_OK)
 		d->id = NULL;
 	ver = json_object_get(r, "version");
 	if (json_is_integer(ver) && json_integer_value(ver) >= 1 &&
 	    json_integer_value(ver) <= VERIFY_VERSION_MAX)
 		d->version = (int)json_integer_value(ver);
-	d->type_code = verify_str(json_object_get(r, "type"), "code");
-	d->issuer_code =
-	    verify_str(json_object_get(r, "issuer"), "credit_code");
+	d->type_code = jreq_str(json_object_get(r, "type"), "code");
+	d->issuer_code = jreq_str(json_object_get(r, "issuer"), "credit_code");
 	o = json_object_get(r, "seal");
-	d->seal_id = verify_str(o, "id");
-	d->cert_sha256 = verify_str(o, "certificate_sha256");
+	d->seal_id = jreq_str(o, "id");
+	d->cert_sha256 = jreq_str(o, "certificate_sha256");
 	if (!verify_is_hex64(d->cert_sha256))
 		d->cert_sha256 = NULL;
 	o = json_object_get(r, "fields");
 	d->fields = json_is_object(o) ? o : NULL;
-	from = verify_str(r, "valid_from");
-	until = verify_str(r, "valid_until");
-	if (from != NULL && until != NULL && licence_date_parse(from, &d->from_day) &&
-	    licence_date_parse(until, &d->until_day) && d->until_day >= d->from_day) {
+	from = jreq_str(r, "valid_from");
+	until = jreq_str(r, "valid_until");
+	if (from != NULL && until != NULL &&
+	    licence_date_parse(from, &d->from_day) &&
+	    licence_date_parse(until, &d->until_day) &&
+	    d->until_day >= d->from_day) {
 		d->has_dates = true;
 		cs_strlcpy(d->from, from, sizeof(d->from));
 		cs_strlcpy(d->until, until, sizeof(d->until));
@@ -451,14 +398,13 @@ check_document(struct verify_run *v, struct cs_err *err)
 	else if (d->seal_id == NULL || d->cert_sha256 == NULL)
 		verify_set(v, id, VERIFY_FAIL,
 		    "seal: needs id and certificate_sha256 (64 hex)");
-	else if (!json_is_object(h) || verify_str(h, "name") == NULL ||
-	    verify_str(h, "id_type") == NULL ||
-	    verify_str(h, "id_number") == NULL)
+	else if (!json_is_object(h) || jreq_str(h, "name") == NULL ||
+	    jreq_str(h, "id_type") == NULL || jreq_str(h, "id_number") == NULL)
 		verify_set(v, id, VERIFY_FAIL,
 		    "holder: needs name, id_type and id_number");
 	else if (d->fields == NULL)
 		verify_set(v, id, VERIFY_FAIL, "fields: required, an object");
-	else if (verify_str(d->root, "issued_at") == NULL)
+	else if (jreq_str(d->root, "issued_at") == NULL)
 		verify_set(v, id, VERIFY_FAIL, "issued_at: required");
 	else if (!d->has_dates)
 		verify_set(v, id, VERIFY_FAIL,
@@ -503,10 +449,15 @@ check_seal(struct verify_run *v, struct cs_err *err)
 	enum cs_rc rc;
 	unsigned len = 0;
 
-	rc = crypto_cms_verify(v->doc->data, v->doc->len, v->seal->data,
-	    v->seal->len, v->svc->root, &v->cms, err);
+	rc = crypto_cms_verify_cached(v->doc->data, v->doc->len, v->seal->data,
+	    v->seal->len, v->svc->root, v->svc->certs, &v->cms, err);
 	if (rc != CS_OK)
 		return rc;
+	/* The timestamp comes from the same parse. */
+	v->ts.present = v->cms.ts_present;
+	v->ts.ok = v->cms.ts_ok;
+	v->ts.time = v->cms.ts_time;
+	memcpy(v->ts.reason, v->cms.ts_reason, sizeof(v->ts.reason));
 	if (v->cms.signer != NULL &&
 	    X509_digest(v->cms.signer, EVP_sha256(), v->signer_sha256, &len) ==
 	        1 &&
@@ -601,7 +552,7 @@ check_chain(struct verify_run *v, struct cs_err *err)
 		    v->d.issuer_code);
 		return CS_OK;
 	}
-	verify_hex(v->signer_sha256, sizeof(v->signer_sha256), hex);
+	cs_hex(v->signer_sha256, sizeof(v->signer_sha256), hex);
 	if (!v->has_signer_sha256 || strcmp(hex, v->d.cert_sha256) != 0) {
 		verify_set(v, id, VERIFY_FAIL,
 		    "the signer is not the certificate the document names "
@@ -659,9 +610,9 @@ check_cert_status(struct verify_run *v, struct cs_err *err)
 		    v, id, VERIFY_PASS, "seal '%s' is not revoked", s.id);
 		goto out;
 	}
-	verify_time(s.revoked_at, rev, sizeof(rev));
+	cs_time_utc(s.revoked_at, rev, sizeof(rev));
 	if (v->ts.ok && v->ts.time < s.revoked_at) {
-		verify_time(v->ts.time, t, sizeof(t));
+		cs_time_utc(v->ts.time, t, sizeof(t));
 		verify_set(v, id, VERIFY_PASS,
 		    "seal '%s' was revoked at %s; a timestamp proves the "
 		    "sealing by %s, before",
@@ -670,14 +621,14 @@ check_cert_status(struct verify_run *v, struct cs_err *err)
 	}
 	claimed = v->cms.signature_ok ? v->cms.signing_time : 0;
 	if (claimed > 0 && claimed >= s.revoked_at) {
-		verify_time(claimed, t, sizeof(t));
+		cs_time_utc(claimed, t, sizeof(t));
 		verify_set(v, id, VERIFY_FAIL,
 		    "sealed at %s, after seal '%s' was revoked at %s", t, s.id,
 		    rev);
 		goto out;
 	}
 	if (claimed > 0)
-		verify_time(claimed, t, sizeof(t));
+		cs_time_utc(claimed, t, sizeof(t));
 	verify_set(v, id, VERIFY_INDETERMINATE,
 	    "seal '%s' was revoked at %s; the seal says it was made at %s, "
 	    "but no timestamp proves it",
@@ -806,7 +757,7 @@ check_timestamp(struct verify_run *v)
 	else if (!v->ts.ok)
 		verify_set(v, id, VERIFY_FAIL, "%s", v->ts.reason);
 	else {
-		verify_time(v->ts.time, t, sizeof(t));
+		cs_time_utc(v->ts.time, t, sizeof(t));
 		verify_set(v, id, VERIFY_PASS,
 		    "an RFC 3161 timestamp proves the seal existed at %s", t);
 	}
@@ -869,10 +820,10 @@ verify_answer(struct verify_run *v, const struct client_principal *p,
 	        NULL) != 1)
 		return cs_err_ossl(err, CS_ERR_CRYPTO, "digest or RNG failed");
 	memcpy(rid, "R-", 2);
-	verify_hex(rnd, sizeof(rnd), rid + 2);
-	verify_hex(dmd, sizeof(dmd), dhex);
-	verify_hex(smd, sizeof(smd), shex);
-	verify_time(v->now, now, sizeof(now));
+	cs_hex(rnd, sizeof(rnd), rid + 2);
+	cs_hex(dmd, sizeof(dmd), dhex);
+	cs_hex(smd, sizeof(smd), shex);
+	cs_time_utc(v->now, now, sizeof(now));
 	checks = verify_checks_json(v);
 	if (checks == NULL)
 		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
@@ -936,11 +887,8 @@ verify_request(struct svc *svc, const struct client_principal *p,
 	rc = verify_parse(v, req, err);
 	if (rc != CS_OK)
 		goto out;
-	/* The timestamp first: certificate_status relies on its time. */
-	rc = crypto_cms_timestamp(
-	    v->seal->data, v->seal->len, svc->root, &v->ts, err);
-	if (rc == CS_OK)
-		rc = check_document(v, err);
+	/* check_seal also reads the timestamp certificate_status relies on. */
+	rc = check_document(v, err);
 	if (rc == CS_OK)
 		rc = check_seal(v, err);
 	if (rc == CS_OK)

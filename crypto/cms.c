@@ -716,6 +716,122 @@ crypto_cms_outer_check(const unsigned char *der, size_t derlen,
 	return true;
 }
 
+/*
+ * Split a ContentInfo { contentType, [0] { SignedData } } into the same
+ * DER without SignedData's certificates [0] field (*out, given) and the
+ * certificates' own encodings (pointers into der, at most max).  false
+ * when der is not shaped so (then it is parsed whole, and its faults are
+ * reported from there) or has no certificates.
+ */
+static bool
+crypto_cms_strip(const unsigned char *der, size_t derlen, struct buf **out,
+    const unsigned char **cert, size_t *certlen, int max, int *ncert)
+{
+	const unsigned char *p = der, *sd, *c, *el, *certs = NULL, *q;
+	long left = (long)derlen, sdlen, clen, certslen = 0, ql;
+	unsigned char *w;
+	int tag = -1, cls, n = 0, sdhdr, explhdr, cihdr;
+	long sdbody = 0, explbody, cibody, certsel = 0;
+	const unsigned char *oid;
+	long oidlen;
+	struct buf *b = NULL;
+
+	*out = NULL;
+	*ncert = 0;
+	/* ContentInfo SEQUENCE, contentType OID, [0] EXPLICIT, SignedData. */
+	if (!crypto_der_into(&p, &left, V_ASN1_SEQUENCE))
+		return false;
+	oid = p;
+	if (!crypto_der_next(&p, &left, &tag, &cls, &c, &clen) ||
+	    tag != V_ASN1_OBJECT || cls != V_ASN1_UNIVERSAL)
+		return false;
+	oidlen = (long)(p - oid);
+	/* content [0] EXPLICIT: exactly that tag, or no split. */
+	if (!crypto_der_next(&p, &left, &tag, &cls, &c, &clen) ||
+	    cls != V_ASN1_CONTEXT_SPECIFIC || tag != 0 || left != 0)
+		return false;
+	p = c;
+	left = clen;
+	if (!crypto_der_into(&p, &left, V_ASN1_SEQUENCE) || left <= 0)
+		return false;
+	sd = p;
+	sdlen = left;
+	/* Measure SignedData without certificates, and find them. */
+	while (left > 0) {
+		el = p;
+		if (!crypto_der_next(&p, &left, &tag, &cls, &c, &clen))
+			return false;
+		if (cls == V_ASN1_CONTEXT_SPECIFIC && tag == 0) {
+			certs = c;
+			certslen = clen;
+			certsel = (long)(p - el);
+		} else {
+			sdbody += (long)(p - el);
+		}
+	}
+	if (certs == NULL)
+		return false;
+	q = certs;
+	ql = certslen;
+	while (ql > 0) {
+		el = q;
+		if (n == max ||
+		    !crypto_der_next(&q, &ql, &tag, &cls, &c, &clen) ||
+		    tag != V_ASN1_SEQUENCE || cls != V_ASN1_UNIVERSAL)
+			return false;
+		cert[n] = el;
+		certlen[n] = (size_t)(q - el);
+		n++;
+	}
+	sdhdr = ASN1_object_size(1, sdbody, V_ASN1_SEQUENCE) - (int)sdbody;
+	explbody = sdhdr + sdbody;
+	explhdr = ASN1_object_size(1, explbody, 0) - (int)explbody;
+	cibody = oidlen + explhdr + explbody;
+	cihdr = ASN1_object_size(1, cibody, V_ASN1_SEQUENCE) - (int)cibody;
+	if (sdhdr <= 0 || explhdr <= 0 || cihdr <= 0)
+		return false;
+	/*
+	 * Only a seal whose headers are all DER (minimal lengths) is split:
+	 * any other is parsed whole, where the DER check reports it.
+	 */
+	if (certsel != ASN1_object_size(1, certslen, 0))
+		return false;
+	explbody = ASN1_object_size(1, sdbody + certsel, V_ASN1_SEQUENCE);
+	cibody = oidlen + ASN1_object_size(1, explbody, 0);
+	if ((size_t)ASN1_object_size(1, cibody, V_ASN1_SEQUENCE) != derlen)
+		return false;
+	explbody = sdhdr + sdbody;
+	cibody = oidlen + explhdr + explbody;
+	b = buf_new((size_t)(cihdr + cibody));
+	if (b == NULL)
+		return false;
+	w = b->data;
+	ASN1_put_object(&w, 1, cibody, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+	memcpy(w, oid, (size_t)oidlen);
+	w += oidlen;
+	ASN1_put_object(&w, 1, explbody, 0, V_ASN1_CONTEXT_SPECIFIC);
+	ASN1_put_object(&w, 1, sdbody, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+	p = sd;
+	left = sdlen;
+	while (left > 0) {
+		el = p;
+		if (!crypto_der_next(&p, &left, &tag, &cls, &c, &clen))
+			break;
+		if (cls == V_ASN1_CONTEXT_SPECIFIC && tag == 0)
+			continue;
+		memcpy(w, el, (size_t)(p - el));
+		w += p - el;
+	}
+	b->len = (size_t)(w - b->data);
+	if (b->len != (size_t)(cihdr + cibody)) {
+		buf_free(b);
+		return false;
+	}
+	*out = b;
+	*ncert = n;
+	return true;
+}
+
 /* Parse der as a detached SignedData over id-data with one signer. */
 static bool
 crypto_cms_parse(const unsigned char *der, size_t derlen, CMS_ContentInfo **out,
@@ -774,11 +890,82 @@ crypto_signer_find(CMS_SignerInfo *si, STACK_OF(X509) * certs)
 	return NULL;
 }
 
+#define CRYPTO_CMS_CERTS_MAX 16
+
+static void crypto_ts_of(
+    CMS_ContentInfo *cms, X509 *root, struct crypto_ts_result *ts);
+
+/*
+ * Parse der (through the cache's certificates when it can be split) into
+ * *cms and *certs (given: the seal's certificates).
+ */
+static enum cs_rc
+crypto_cms_load(const unsigned char *der, size_t derlen,
+    struct crypto_cert_cache *cache, CMS_ContentInfo **cms,
+    STACK_OF(X509) * *certs, struct crypto_cms_result *res, struct cs_err *err)
+{
+	const unsigned char *cert[CRYPTO_CMS_CERTS_MAX];
+	size_t certlen[CRYPTO_CMS_CERTS_MAX];
+	struct buf *stripped = NULL;
+	X509 *x;
+	int ncert = 0, i;
+	enum cs_rc rc = CS_OK;
+
+	*certs = NULL;
+	if (cache == NULL || derlen == 0 || derlen > CRYPTO_CMS_MAX ||
+	    !crypto_cms_strip(der, derlen, &stripped, cert, certlen,
+	        CRYPTO_CMS_CERTS_MAX, &ncert)) {
+		res->parsed = crypto_cms_parse(der, derlen, cms, res);
+		if (res->parsed)
+			*certs = CMS_get1_certs(*cms);
+		return CS_OK;
+	}
+	res->parsed = crypto_cms_parse(stripped->data, stripped->len, cms, res);
+	/* The outer checks walk the seal as it came. */
+	if (res->parsed)
+		res->parsed = crypto_cms_outer_check(der, derlen,
+		    sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(*cms), 0),
+		    res);
+	buf_free(stripped);
+	if (!res->parsed)
+		return CS_OK;
+	*certs = sk_X509_new_null();
+	if (*certs == NULL)
+		return cs_err_ossl(err, CS_ERR_NOMEM, "out of memory");
+	for (i = 0; i < ncert; i++) {
+		rc = crypto_cert_cache_get(cache, cert[i], certlen[i], &x, err);
+		if (rc == CS_ERR_INVALID) {
+			cs_err_clear(err);
+			res->parsed = crypto_fail(
+			    res, "seal certificate %d is not DER X.509", i + 1);
+			return CS_OK;
+		}
+		if (rc != CS_OK)
+			return rc;
+		if (sk_X509_push(*certs, x) <= 0) {
+			X509_free(x);
+			return cs_err_ossl(err, CS_ERR_NOMEM, "out of memory");
+		}
+	}
+	return CS_OK;
+}
+
 enum cs_rc
 crypto_cms_verify(const unsigned char *doc, size_t len,
     const unsigned char *der, size_t derlen, X509 *root,
     struct crypto_cms_result *res, struct cs_err *err)
 {
+	return crypto_cms_verify_cached(
+	    doc, len, der, derlen, root, NULL, res, err);
+}
+
+enum cs_rc
+crypto_cms_verify_cached(const unsigned char *doc, size_t len,
+    const unsigned char *der, size_t derlen, X509 *root,
+    struct crypto_cert_cache *cache, struct crypto_cms_result *res,
+    struct cs_err *err)
+{
+	struct crypto_ts_result ts;
 	CMS_ContentInfo *cms = NULL;
 	STACK_OF(X509) *certs = NULL, *chain = NULL;
 	CMS_SignerInfo *si;
@@ -795,11 +982,10 @@ crypto_cms_verify(const unsigned char *doc, size_t len,
 		    "verify needs a document of at most %d bytes, a seal and "
 		    "a root",
 		    INT_MAX);
-	res->parsed = crypto_cms_parse(der, derlen, &cms, res);
-	if (!res->parsed)
+	rc = crypto_cms_load(der, derlen, cache, &cms, &certs, res, err);
+	if (rc != CS_OK || !res->parsed)
 		goto out;
 	si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0);
-	certs = CMS_get1_certs(cms);
 	signer = crypto_signer_find(si, certs);
 	if (signer == NULL) {
 		crypto_fail(res, "signer certificate is not in the seal");
@@ -824,7 +1010,7 @@ crypto_cms_verify(const unsigned char *doc, size_t len,
 		}
 
 	/* The signature over the signed attributes, and their digest. */
-	res->signature_ok = crypto_sig_verify(cms, NULL, doc, len);
+	res->signature_ok = crypto_sig_verify(cms, certs, doc, len);
 	if (!res->signature_ok)
 		crypto_ossl_reason(res, "signature does not verify");
 	else
@@ -837,14 +1023,20 @@ crypto_cms_verify(const unsigned char *doc, size_t len,
 	}
 
 	/* The signer certificate alone, to root, at the current time. */
-	rc = crypto_chain_verify(signer, root, certs, X509_PURPOSE_ANY,
-	    &res->chain_ok, res->reason[0] == '\0' ? res->reason : NULL,
-	    sizeof(res->reason), err);
+	rc = crypto_cert_cache_chain(cache, signer, root, certs,
+	    X509_PURPOSE_ANY, &res->chain_ok,
+	    res->reason[0] == '\0' ? res->reason : NULL, sizeof(res->reason),
+	    err);
 	if (rc != CS_OK)
 		goto out;
 	if (res->chain_ok && !crypto_ku_signs(signer))
 		res->chain_ok = crypto_fail(
 		    res, "signer certificate key usage does not allow signing");
+	crypto_ts_of(cms, root, &ts);
+	res->ts_present = ts.present;
+	res->ts_ok = ts.ok;
+	res->ts_time = ts.time;
+	memcpy(res->ts_reason, ts.reason, sizeof(res->ts_reason));
 out:
 	crypto_ossl_drain();
 	sk_X509_free(chain);
@@ -954,17 +1146,62 @@ out:
 	return ok;
 }
 
-enum cs_rc
-crypto_cms_timestamp(const unsigned char *der, size_t derlen, X509 *root,
-    struct crypto_ts_result *res, struct cs_err *err)
+/* The timestamp of the one signer of a parsed seal, into ts. */
+static void
+crypto_ts_of(CMS_ContentInfo *cms, X509 *root, struct crypto_ts_result *ts)
 {
-	const unsigned char *p = der, *q;
-	CMS_ContentInfo *cms = NULL;
+	const unsigned char *q;
 	CMS_SignerInfo *si;
 	X509_ATTRIBUTE *a;
 	ASN1_TYPE *t;
 	PKCS7 *tok = NULL;
 	int i;
+
+	memset(ts, 0, sizeof(*ts));
+	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed ||
+	    sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(cms)) != 1)
+		return;
+	si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0);
+	i = CMS_unsigned_get_attr_by_NID(
+	    si, NID_id_smime_aa_timeStampToken, -1);
+	if (i < 0)
+		return;
+	ts->present = true;
+	if (CMS_unsigned_get_attr_by_NID(
+	        si, NID_id_smime_aa_timeStampToken, i) >= 0) {
+		crypto_ts_fail(ts, "more than one timestamp attribute");
+		return;
+	}
+	a = CMS_unsigned_get_attr(si, i);
+	t = a != NULL && X509_ATTRIBUTE_count(a) == 1
+	    ? X509_ATTRIBUTE_get0_type(a, 0)
+	    : NULL;
+	if (t == NULL || ASN1_TYPE_get(t) != V_ASN1_SEQUENCE) {
+		crypto_ts_fail(ts, "timestamp attribute is malformed");
+		return;
+	}
+	q = ASN1_STRING_get0_data(t->value.sequence);
+	tok = d2i_PKCS7(NULL, &q, ASN1_STRING_length(t->value.sequence));
+	if (tok == NULL ||
+	    q !=
+	        ASN1_STRING_get0_data(t->value.sequence) +
+	            ASN1_STRING_length(t->value.sequence)) {
+		crypto_ts_fail(ts, "timestamp token is not DER CMS");
+		PKCS7_free(tok);
+		return;
+	}
+	ts->ok =
+	    crypto_ts_verify(tok, CMS_SignerInfo_get0_signature(si), root, ts);
+	PKCS7_free(tok);
+	crypto_ossl_drain();
+}
+
+enum cs_rc
+crypto_cms_timestamp(const unsigned char *der, size_t derlen, X509 *root,
+    struct crypto_ts_result *res, struct cs_err *err)
+{
+	const unsigned char *p = der;
+	CMS_ContentInfo *cms = NULL;
 
 	if (res == NULL || root == NULL)
 		return cs_err_set(
@@ -973,43 +1210,9 @@ crypto_cms_timestamp(const unsigned char *der, size_t derlen, X509 *root,
 	if (der == NULL || derlen == 0 || derlen > CRYPTO_CMS_MAX)
 		return CS_OK;
 	cms = d2i_CMS_ContentInfo(NULL, &p, (long)derlen);
-	if (cms == NULL ||
-	    OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed ||
-	    sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(cms)) != 1)
-		goto out;
-	si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0);
-	i = CMS_unsigned_get_attr_by_NID(
-	    si, NID_id_smime_aa_timeStampToken, -1);
-	if (i < 0)
-		goto out;
-	res->present = true;
-	if (CMS_unsigned_get_attr_by_NID(
-	        si, NID_id_smime_aa_timeStampToken, i) >= 0) {
-		crypto_ts_fail(res, "more than one timestamp attribute");
-		goto out;
-	}
-	a = CMS_unsigned_get_attr(si, i);
-	t = a != NULL && X509_ATTRIBUTE_count(a) == 1
-	    ? X509_ATTRIBUTE_get0_type(a, 0)
-	    : NULL;
-	if (t == NULL || ASN1_TYPE_get(t) != V_ASN1_SEQUENCE) {
-		crypto_ts_fail(res, "timestamp attribute is malformed");
-		goto out;
-	}
-	q = ASN1_STRING_get0_data(t->value.sequence);
-	tok = d2i_PKCS7(NULL, &q, ASN1_STRING_length(t->value.sequence));
-	if (tok == NULL ||
-	    q !=
-	        ASN1_STRING_get0_data(t->value.sequence) +
-	            ASN1_STRING_length(t->value.sequence)) {
-		crypto_ts_fail(res, "timestamp token is not DER CMS");
-		goto out;
-	}
-	res->ok =
-	    crypto_ts_verify(tok, CMS_SignerInfo_get0_signature(si), root, res);
-out:
+	if (cms != NULL)
+		crypto_ts_of(cms, root, res);
 	crypto_ossl_drain();
-	PKCS7_free(tok);
 	CMS_ContentInfo_free(cms);
 	return CS_OK;
 }

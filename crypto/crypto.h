@@ -129,6 +129,58 @@ struct crypto_seal_opts {
 enum cs_rc crypto_cms_seal(const struct crypto_seal_opts *o,
     const unsigned char *doc, size_t len, struct buf **der, struct cs_err *err);
 
+/*
+ * A cache of parsed certificates (by the SHA-256 of their DER) and of the
+ * outcome of their chain verification (certcache.c says why).  Thread
+ * safe; at most max certificates, the least recently used evicted.
+ */
+struct crypto_cert_cache;
+
+enum cs_rc crypto_cert_cache_new(
+    size_t max, struct crypto_cert_cache **out, struct cs_err *err);
+void crypto_cert_cache_free(struct crypto_cert_cache *c);
+/*
+ * The certificate of DER der (a reference: X509_free), parsed once; with
+ * a NULL cache, parsed now.  CS_ERR_INVALID for what is not one.
+ */
+enum cs_rc crypto_cert_cache_get(struct crypto_cert_cache *c,
+    const unsigned char *der, size_t len, X509 **out, struct cs_err *err);
+/*
+ * Like crypto_cert_verify() with a purpose (0: any), remembering a good
+ * result for a cached cert (same object) and root for a few minutes, never
+ * past a notAfter of the path.  Only good results are remembered.
+ */
+enum cs_rc crypto_cert_cache_chain(struct crypto_cert_cache *c, X509 *cert,
+    X509 *root, STACK_OF(X509) * untrusted, int purpose, bool *valid,
+    char *reason, size_t reasonsz, struct cs_err *err)
+    __attribute__((warn_unused_result));
+
+/*
+ * A seal template: the parts of a seal that are the same for every
+ * document sealed with one key, certificate, chain and image (cms_tmpl.c
+ * says why and how).  crypto_seal_tmpl_seal() then makes the seal that
+ * crypto_cms_seal() would make, byte for byte except for the signing time
+ * and the signature, with one digest and one signature.  Immutable once
+ * made: share it between threads.
+ */
+struct crypto_seal_tmpl;
+
+/*
+ * Make the template of o (its key and certificate up-ref'd), by sealing
+ * an empty document with crypto_cms_seal(): the same failures.  *out is
+ * given (crypto_seal_tmpl_free).
+ */
+enum cs_rc crypto_seal_tmpl_new(const struct crypto_seal_opts *o,
+    struct crypto_seal_tmpl **out, struct cs_err *err);
+void crypto_seal_tmpl_free(struct crypto_seal_tmpl *t);
+/*
+ * Seal doc (detached CMS, DER, *der given) with t, signing-time now; an
+ * RSA seal is verified before it is handed over.  A signing time that UTC
+ * Time cannot hold (2050 on) goes through crypto_cms_seal().
+ */
+enum cs_rc crypto_seal_tmpl_seal(const struct crypto_seal_tmpl *t,
+    const unsigned char *doc, size_t len, struct buf **der, struct cs_err *err);
+
 struct crypto_cms_result {
 	bool parsed;       /* der is a DER detached SignedData, one signer */
 	bool signature_ok; /* the signature covers exactly doc, attributes ok */
@@ -139,6 +191,13 @@ struct crypto_cms_result {
 	int64_t signing_time; /* from the signed attribute, 0 if none */
 	bool has_image_hash;
 	unsigned char image_sha256[32];
+	/*
+	 * The signature timestamp (CAdES-T), as crypto_cms_timestamp() would
+	 * say, from the same parse: present/ok/time/reason.
+	 */
+	bool ts_present, ts_ok;
+	int64_t ts_time;
+	char ts_reason[256];
 };
 
 /*
@@ -160,6 +219,15 @@ enum cs_rc crypto_cms_verify(const unsigned char *doc, size_t len,
     const unsigned char *der, size_t derlen, X509 *root,
     struct crypto_cms_result *res, struct cs_err *err)
     __attribute__((warn_unused_result));
+/*
+ * crypto_cms_verify() with the seal's certificates taken from cache (parsed
+ * once per process) and their chain's good outcome remembered there; the
+ * same answers.  cache NULL is crypto_cms_verify().
+ */
+enum cs_rc crypto_cms_verify_cached(const unsigned char *doc, size_t len,
+    const unsigned char *der, size_t derlen, X509 *root,
+    struct crypto_cert_cache *cache, struct crypto_cms_result *res,
+    struct cs_err *err) __attribute__((warn_unused_result));
 void crypto_cms_result_release(struct crypto_cms_result *res);
 
 struct crypto_ts_result {
@@ -254,6 +322,14 @@ enum crypto_ocsp_rstatus {
  * with hash md (EVP_sha1() in RFC 5019, or EVP_sha256()).  CS_ERR_INVALID
  * for a serial of more than 32 octets.
  */
+/*
+ * The DER of the plainest request for cert (issued by issuer, CertID hash
+ * md): one Request, no nonce, no extensions, no requestor name, no
+ * signature, as `openssl ocsp -no_nonce` sends it.  *der is given.
+ */
+enum cs_rc crypto_ocsp_plain_request(const EVP_MD *md, X509 *cert, X509 *issuer,
+    struct buf **der, struct cs_err *err);
+
 enum cs_rc crypto_ocsp_key_for(const EVP_MD *md, X509 *cert, X509 *issuer,
     struct crypto_ocsp_key *k, struct cs_err *err);
 

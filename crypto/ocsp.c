@@ -159,6 +159,36 @@ crypto_ocsp_key_for(const EVP_MD *md, X509 *cert, X509 *issuer,
 }
 
 enum cs_rc
+crypto_ocsp_plain_request(const EVP_MD *md, X509 *cert, X509 *issuer,
+    struct buf **der, struct cs_err *err)
+{
+	OCSP_REQUEST *req = NULL;
+	OCSP_CERTID *id = NULL;
+	unsigned char *p;
+	enum cs_rc rc = CS_OK;
+	int len;
+
+	*der = NULL;
+	req = OCSP_REQUEST_new();
+	id = req != NULL ? OCSP_cert_to_id(md, cert, issuer) : NULL;
+	if (id == NULL || OCSP_request_add0_id(req, id) == NULL) {
+		OCSP_CERTID_free(id);
+		rc = cs_err_ossl(err, CS_ERR_CRYPTO, "cannot make a request");
+		goto out;
+	}
+	len = i2d_OCSP_REQUEST(req, NULL);
+	if (len <= 0 || (*der = buf_new((size_t)len)) == NULL) {
+		rc = cs_err_ossl(err, CS_ERR_NOMEM, "cannot encode a request");
+		goto out;
+	}
+	p = (*der)->data;
+	(*der)->len = (size_t)i2d_OCSP_REQUEST(req, &p);
+out:
+	OCSP_REQUEST_free(req);
+	return rc;
+}
+
+enum cs_rc
 crypto_ocsp_request_parse(const unsigned char *der, size_t len,
     struct crypto_ocsp_key *k, struct cs_err *err)
 {

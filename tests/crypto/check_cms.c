@@ -121,7 +121,48 @@ seal(EVP_PKEY *key, struct pki *p, const unsigned char *img)
 	return der;
 }
 
-/* crypto_cms_verify() over doc; the error queue is always left empty. */
+/* The certificate cache of crypto_cms_verify_cached(), one per process. */
+static struct crypto_cert_cache *cache;
+
+/*
+ * crypto_cms_verify_cached() over doc, twice (the certificates parsed,
+ * then from the cache), must say what crypto_cms_verify() says in res.
+ */
+static void
+verify_cached_agrees(const void *doc, size_t len, const struct buf *der,
+    X509 *root, const struct crypto_cms_result *res)
+{
+	struct crypto_cms_result c;
+	int round;
+
+	if (cache == NULL)
+		ck_assert_int_eq(
+		    crypto_cert_cache_new(64, &cache, NULL), CS_OK);
+	for (round = 0; round < 2; round++) {
+		ck_assert_int_eq(crypto_cms_verify_cached(doc, len, der->data,
+		                     der->len, root, cache, &c, NULL),
+		    CS_OK);
+		ck_assert_int_eq(c.parsed, res->parsed);
+		ck_assert_int_eq(c.signature_ok, res->signature_ok);
+		ck_assert_int_eq(c.chain_ok, res->chain_ok);
+		ck_assert_int_eq(c.signing_time, res->signing_time);
+		ck_assert_int_eq(c.has_image_hash, res->has_image_hash);
+		ck_assert_mem_eq(
+		    c.image_sha256, res->image_sha256, sizeof(c.image_sha256));
+		ck_assert_int_eq(c.signer != NULL, res->signer != NULL);
+		if (c.signer != NULL)
+			ck_assert_int_eq(X509_cmp(c.signer, res->signer), 0);
+		ck_assert_int_eq(c.ts_present, res->ts_present);
+		ck_assert_int_eq(c.ts_ok, res->ts_ok);
+		crypto_cms_result_release(&c);
+		ck_assert_int_eq(ERR_peek_error(), 0);
+	}
+}
+
+/*
+ * crypto_cms_verify() over doc; the error queue is always left empty.
+ * The cached path must agree on every seal a test verifies.
+ */
 static void
 verify(const void *doc, size_t len, const struct buf *der, X509 *root,
     struct crypto_cms_result *res)
@@ -133,6 +174,7 @@ verify(const void *doc, size_t len, const struct buf *der, X509 *root,
 	                  res, &err) == CS_OK,
 	    "%s", err.msg);
 	ck_assert_int_eq(ERR_peek_error(), 0);
+	verify_cached_agrees(doc, len, der, root, res);
 }
 
 static void
@@ -583,6 +625,7 @@ START_TEST(malformed_seals_are_answers)
 		ck_assert_msg(!(res.parsed && res.signature_ok && res.chain_ok),
 		    "flip at %zu of %zu valid", cut, der->len);
 		ck_assert_int_eq(ERR_peek_error(), 0);
+		verify_cached_agrees(DOC, strlen(DOC), der, p.root, &res);
 		crypto_cms_result_release(&res);
 		der->data[cut] ^= 0x80;
 	}
@@ -1355,6 +1398,182 @@ START_TEST(token_failure_is_reported)
 }
 END_TEST
 
+/* A template seals what crypto_cms_seal() seals, verifiably. */
+START_TEST(template_seals_verify)
+{
+	struct sw s = {keys[_i], CS_OK, 0, false};
+	EVP_PKEY *tk = token_key(&s);
+	struct crypto_seal_tmpl *t = NULL;
+	struct crypto_seal_opts o;
+	struct crypto_cms_result res;
+	struct cs_err err = {0};
+	struct buf *der = NULL;
+	struct pki p;
+	int64_t now;
+	int round;
+
+	pki_init(&p, keys[_i]);
+	memset(&o, 0, sizeof(o));
+	o.key = tk; /* through the provider, as a token key signs */
+	o.cert = p.seal;
+	o.chain = p.chain;
+	o.image_sha256 = image;
+	ck_assert_msg(
+	    crypto_seal_tmpl_new(&o, &t, &err) == CS_OK, "%s", err.msg);
+	for (round = 0; round < 3; round++) {
+		const char *doc = round == 0 ? DOC : round == 1 ? "" : "x";
+
+		now = (int64_t)time(NULL);
+		ck_assert_msg(
+		    crypto_seal_tmpl_seal(t, (const unsigned char *)doc,
+		        strlen(doc), &der, &err) == CS_OK,
+		    "%s", err.msg);
+		verify(doc, strlen(doc), der, p.root, &res);
+		ck_assert(res.parsed);
+		ck_assert(res.signature_ok);
+		ck_assert(res.chain_ok);
+		ck_assert(res.has_image_hash);
+		ck_assert_mem_eq(res.image_sha256, image, sizeof(image));
+		ck_assert_int_ge(res.signing_time, now);
+		ck_assert_int_le(res.signing_time, now + 2);
+		crypto_cms_result_release(&res);
+		/* Not over another document. */
+		verify("y", 1, der, p.root, &res);
+		ck_assert(!res.signature_ok);
+		crypto_cms_result_release(&res);
+		buf_free(der);
+		der = NULL;
+	}
+	/* A signer that turns faulty: an RSA seal never leaves. */
+	s.faulty = true;
+	if (_i == KEY_RSA3072) {
+		ck_assert_int_eq(
+		    crypto_seal_tmpl_seal(
+		        t, (const unsigned char *)DOC, strlen(DOC), &der, &err),
+		    CS_ERR_CRYPTO);
+		ck_assert_ptr_null(der);
+		ck_assert_ptr_nonnull(strstr(err.msg, "faulty"));
+	}
+	s.faulty = false;
+	s.fail = CS_ERR_TOKEN;
+	ck_assert_int_eq(crypto_seal_tmpl_seal(t, (const unsigned char *)DOC,
+	                     strlen(DOC), &der, &err),
+	    CS_ERR_TOKEN);
+	ck_assert_ptr_null(der);
+	ck_assert_int_eq(ERR_peek_error(), 0);
+	crypto_seal_tmpl_free(t);
+	pki_release(&p);
+	EVP_PKEY_free(tk);
+}
+END_TEST
+
+/*
+ * With a deterministic signature (RSA PKCS#1 v1.5), a template's seal is
+ * crypto_cms_seal()'s, octet for octet, when both fall in one second.
+ */
+START_TEST(template_is_octet_identical)
+{
+	struct crypto_seal_tmpl *t = NULL;
+	struct crypto_seal_opts o;
+	struct buf *a = NULL, *b = NULL, *c = NULL;
+	struct pki p;
+	int tries;
+	bool compared = false;
+
+	pki_init(&p, keys[KEY_RSA3072]);
+	memset(&o, 0, sizeof(o));
+	o.key = keys[KEY_RSA3072];
+	o.cert = p.seal;
+	o.chain = p.chain;
+	o.image_sha256 = image;
+	ck_assert_int_eq(crypto_seal_tmpl_new(&o, &t, NULL), CS_OK);
+	for (tries = 0; tries < 5 && !compared; tries++) {
+		ck_assert_int_eq(crypto_cms_seal(&o, (const unsigned char *)DOC,
+		                     strlen(DOC), &a, NULL),
+		    CS_OK);
+		ck_assert_int_eq(
+		    crypto_seal_tmpl_seal(
+		        t, (const unsigned char *)DOC, strlen(DOC), &b, NULL),
+		    CS_OK);
+		ck_assert_int_eq(crypto_cms_seal(&o, (const unsigned char *)DOC,
+		                     strlen(DOC), &c, NULL),
+		    CS_OK);
+		if (a->len == c->len && memcmp(a->data, c->data, a->len) == 0) {
+			ck_assert_uint_eq(b->len, a->len);
+			ck_assert_mem_eq(b->data, a->data, a->len);
+			compared = true;
+		}
+		buf_free(a);
+		buf_free(b);
+		buf_free(c);
+	}
+	ck_assert_msg(compared, "never two seals in one second");
+	crypto_seal_tmpl_free(t);
+	pki_release(&p);
+}
+END_TEST
+
+/* One parse per certificate; the least recently used goes when full. */
+START_TEST(cert_cache_reuses_and_evicts)
+{
+	struct crypto_cert_cache *c = NULL;
+	struct buf *d[3] = {NULL, NULL, NULL};
+	X509 *a, *b, *x;
+	struct pki p;
+	bool valid = false;
+	int i;
+
+	pki_init(&p, keys[KEY_P256]);
+	ck_assert_int_eq(crypto_cert_to_der(p.seal, &d[0], NULL), CS_OK);
+	ck_assert_int_eq(crypto_cert_to_der(p.sub, &d[1], NULL), CS_OK);
+	ck_assert_int_eq(crypto_cert_to_der(p.root, &d[2], NULL), CS_OK);
+	ck_assert_int_eq(crypto_cert_cache_new(0, &c, NULL), CS_ERR_INVALID);
+	ck_assert_int_eq(crypto_cert_cache_new(2, &c, NULL), CS_OK);
+	ck_assert_int_eq(
+	    crypto_cert_cache_get(c, d[0]->data, d[0]->len, &a, NULL), CS_OK);
+	ck_assert_int_eq(
+	    crypto_cert_cache_get(c, d[0]->data, d[0]->len, &b, NULL), CS_OK);
+	ck_assert_ptr_eq(a, b); /* parsed once */
+	ck_assert_int_eq(X509_cmp(a, p.seal), 0);
+	X509_free(b);
+	/* A good chain is remembered for that object, a bad one is not. */
+	ck_assert_int_eq(crypto_cert_cache_chain(
+	                     c, a, p.root, p.chain, 0, &valid, NULL, 0, NULL),
+	    CS_OK);
+	ck_assert(valid);
+	ck_assert_int_eq(crypto_cert_cache_chain(
+	                     c, a, p.root, NULL, 0, &valid, NULL, 0, NULL),
+	    CS_OK);
+	ck_assert(valid); /* from the memo: the chain is not needed again */
+	ck_assert_int_eq(crypto_cert_cache_chain(
+	                     c, a, p.sub, NULL, 0, &valid, NULL, 0, NULL),
+	    CS_OK);
+	ck_assert(!valid); /* another anchor: verified, and it fails */
+	/* Two more: the seal's (least recently used) entry goes. */
+	for (i = 1; i < 3; i++) {
+		ck_assert_int_eq(
+		    crypto_cert_cache_get(c, d[i]->data, d[i]->len, &x, NULL),
+		    CS_OK);
+		X509_free(x);
+	}
+	ck_assert_int_eq(
+	    crypto_cert_cache_get(c, d[0]->data, d[0]->len, &b, NULL), CS_OK);
+	ck_assert_ptr_ne(a, b);
+	X509_free(a);
+	X509_free(b);
+	/* Garbage is no certificate. */
+	ck_assert_int_eq(
+	    crypto_cert_cache_get(
+	        c, (const unsigned char *)"\x30\x03\x02\x01\x01", 5, &x, NULL),
+	    CS_ERR_INVALID);
+	crypto_cert_cache_free(c);
+	for (i = 0; i < 3; i++)
+		buf_free(d[i]);
+	pki_release(&p);
+	ck_assert_int_eq(ERR_peek_error(), 0);
+}
+END_TEST
+
 START_TEST(oid_is_under_uuid_arc)
 {
 	ASN1_OBJECT *obj = image_oid();
@@ -1388,6 +1607,9 @@ cms_suite(void)
 	tcase_add_loop_test(tc, seal_without_image, 0, KEY_N);
 	tcase_add_test(tc, chain_leaves_out_root_and_duplicates);
 	tcase_add_test(tc, oid_is_under_uuid_arc);
+	tcase_add_test(tc, cert_cache_reuses_and_evicts);
+	tcase_add_loop_test(tc, template_seals_verify, 0, KEY_N);
+	tcase_add_test(tc, template_is_octet_identical);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("input");
