@@ -294,6 +294,7 @@ pki_responder(struct svc *svc, int64_t now, struct store_svc_cert *cur,
     struct cs_err *err)
 {
 	struct svckey k;
+	int64_t k_not_before;
 	enum cs_rc rc;
 	bool have;
 
@@ -307,6 +308,15 @@ pki_responder(struct svc *svc, int64_t now, struct store_svc_cert *cur,
 	cs_err_clear(err);
 	rc = svckey_create(svc, "ocsp", CRYPTO_CERT_OCSP, "OCSP Responder",
 	    PKISTATUS_RESPONDER_DAYS, "system", &k, err);
+	k_not_before = now;
+	if (rc == CS_OK) {
+		struct store_svc_cert info;
+
+		memset(&info, 0, sizeof(info));
+		if (svckey_cert_info(k.cert, &info, NULL) == CS_OK)
+			k_not_before = info.not_before;
+		store_svc_cert_release(&info);
+	}
 	svckey_release(&k);
 	if (rc != CS_OK) {
 		if (!have)
@@ -317,7 +327,13 @@ pki_responder(struct svc *svc, int64_t now, struct store_svc_cert *cur,
 		return CS_OK;
 	}
 	store_svc_cert_release(cur);
-	return store_svc_cert_current(svc->store, "ocsp", now, cur, err);
+	/*
+	 * The new certificate may start in a later second than the refresh
+	 * did: read it at its own start, which the caller's now then follows
+	 * (no answer may predate its responder's certificate).
+	 */
+	return store_svc_cert_current(svc->store, "ocsp",
+	    now > k_not_before ? now : k_not_before, cur, err);
 }
 
 /* --- building a snapshot ----------------------------------------------- */
@@ -768,6 +784,8 @@ pkistatus_refresh(struct svc *svc, struct cs_err *err)
 	memset(&responder, 0, sizeof(responder));
 	pthread_mutex_lock(&p->refresh_mu);
 	rc = pki_responder(svc, now, &responder, err);
+	if (rc == CS_OK && responder.not_before > now)
+		now = responder.not_before;
 	if (rc != CS_OK)
 		goto out;
 	/* Read before the data: a change made meanwhile is seen next time. */
