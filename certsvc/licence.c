@@ -428,7 +428,9 @@ licence_seal_version(struct svc *svc, const struct licence_content *c,
 	so.cert = seal->cert;
 	so.chain = chain;
 	so.image_sha256 = seal->has_image ? seal->image_sha256 : NULL;
-	rc = crypto_cms_seal(&so, doc->data, doc->len, &der, err);
+	rc = seal->tmpl != NULL
+	    ? crypto_seal_tmpl_seal(seal->tmpl, doc->data, doc->len, &der, err)
+	    : crypto_cms_seal(&so, doc->data, doc->len, &der, err);
 	if (rc != CS_OK)
 		goto out;
 	cs_strlcpy(out->id, id, sizeof(out->id));

@@ -76,6 +76,7 @@ report_key_put(struct report_key *k)
 {
 	if (k == NULL || atomic_fetch_sub(&k->refs, 1) != 1)
 		return;
+	crypto_seal_tmpl_free(k->tmpl);
 	EVP_PKEY_free(k->key);
 	X509_free(k->cert);
 	X509_free(k->issuer);
@@ -108,6 +109,29 @@ report_key_get(struct svc *svc, struct report_key **out, struct cs_err *err)
 }
 
 /* A new key pair and its certificate from the issuing CA (token). */
+
+/* k's CMS template, chain the issuing CA: a report is one signature. */
+static enum cs_rc
+report_template(struct report_key *k, struct cs_err *err)
+{
+	struct crypto_seal_opts o;
+	STACK_OF(X509) * chain;
+	enum cs_rc rc;
+
+	chain = sk_X509_new_null();
+	if (chain == NULL || sk_X509_push(chain, k->issuer) <= 0) {
+		sk_X509_free(chain);
+		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
+	}
+	memset(&o, 0, sizeof(o));
+	o.key = k->key;
+	o.cert = k->cert;
+	o.chain = chain;
+	rc = crypto_seal_tmpl_new(&o, &k->tmpl, err);
+	sk_X509_free(chain);
+	return rc;
+}
+
 static enum cs_rc
 report_make(
     struct svc *svc, time_t now, struct report_key **out, struct cs_err *err)
@@ -151,6 +175,9 @@ report_make(
 		goto out;
 	}
 	k->issuer = svc->issuing;
+	rc = report_template(k, err);
+	if (rc != CS_OK)
+		goto out;
 	cs_strlcpy(k->serial, c.serial, sizeof(k->serial));
 	k->not_before = c.not_before;
 	k->not_after = c.not_after;
@@ -263,7 +290,9 @@ report_sign(struct svc *svc, const json_t *report, struct buf **doc,
 	so.key = k->key;
 	so.cert = k->cert;
 	so.chain = chain;
-	rc = crypto_cms_seal(&so, d->data, d->len, &s, err);
+	rc = k->tmpl != NULL
+	    ? crypto_seal_tmpl_seal(k->tmpl, d->data, d->len, &s, err)
+	    : crypto_cms_seal(&so, d->data, d->len, &s, err);
 	if (rc != CS_OK)
 		goto out;
 	*doc = d;

@@ -40,7 +40,8 @@ struct report_key {
 	char serial[80]; /* certificate serial, upper-case hex */
 	int64_t not_before;
 	int64_t not_after;
-	int64_t made; /* Unix seconds */
+	int64_t made;                  /* Unix seconds */
+	struct crypto_seal_tmpl *tmpl; /* reports are sealed through it */
 	atomic_int refs;
 };
 

@@ -205,6 +205,7 @@ seal_signer_free(struct seal_signer *s)
 		return;
 	EVP_PKEY_free(s->key);
 	X509_free(s->cert);
+	crypto_seal_tmpl_free(s->tmpl);
 	free(s);
 }
 
@@ -219,6 +220,7 @@ seal_signer_dup(const struct seal_signer *s)
 	*d = *s;
 	EVP_PKEY_up_ref(d->key);
 	X509_up_ref(d->cert);
+	crypto_seal_tmpl_ref(d->tmpl);
 	return d;
 }
 
@@ -329,6 +331,34 @@ seal_cache_free(struct svc *svc)
 }
 
 /* Build a signer from the stored seal id. */
+
+/*
+ * s's CMS template: a signer is loaded once per cache lifetime and seals
+ * many licences, each then one digest and one token signature.  This also
+ * checks, once, that the token key matches the certificate.
+ */
+static enum cs_rc
+seal_template(struct svc *svc, struct seal_signer *s, struct cs_err *err)
+{
+	struct crypto_seal_opts o;
+	STACK_OF(X509) * chain;
+	enum cs_rc rc;
+
+	chain = sk_X509_new_null();
+	if (chain == NULL || sk_X509_push(chain, svc->issuing) <= 0) {
+		sk_X509_free(chain);
+		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
+	}
+	memset(&o, 0, sizeof(o));
+	o.key = s->key;
+	o.cert = s->cert;
+	o.chain = chain;
+	o.image_sha256 = s->has_image ? s->image_sha256 : NULL;
+	rc = crypto_seal_tmpl_new(&o, &s->tmpl, err);
+	sk_X509_free(chain);
+	return rc;
+}
+
 static enum cs_rc
 seal_signer_load(struct svc *svc, const char *id, struct seal_signer **out,
     struct cs_err *err)
@@ -367,6 +397,9 @@ seal_signer_load(struct svc *svc, const char *id, struct seal_signer **out,
 		goto out;
 	}
 	rc = p11_key_get(svc->token, seal.key_uri, &s->key, err);
+	if (rc != CS_OK)
+		goto out;
+	rc = seal_template(svc, s, err);
 	if (rc != CS_OK)
 		goto out;
 	*out = s;

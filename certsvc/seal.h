@@ -53,6 +53,12 @@ struct seal_signer {
 	bool has_image;
 	unsigned char image_sha256[32];
 	unsigned char cert_sha256[32];
+	/*
+	 * The seal's CMS template (its chain: the issuing CA), made when the
+	 * signer is loaded; NULL when it could not be (then seals go through
+	 * crypto_cms_seal()).
+	 */
+	struct crypto_seal_tmpl *tmpl;
 };
 
 /*

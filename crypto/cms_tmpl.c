@@ -20,6 +20,7 @@
  * tests/crypto/check_cms.c proves the result equal, octet for octet, to
  * crypto_cms_seal()'s for a deterministic (RSA) signature.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -35,6 +36,7 @@
 #define TMPL_UTCTIME_LEN 13 /* YYMMDDHHMMSSZ */
 
 struct crypto_seal_tmpl {
+	atomic_int refs;
 	struct crypto_seal_opts opts; /* for the slow path (2050 on) */
 	STACK_OF(X509) * chain;
 	unsigned char image[32];
@@ -58,10 +60,18 @@ static const unsigned char tmpl_oid_time[] = {
 static const unsigned char tmpl_oid_digest[] = {
     0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x04};
 
+struct crypto_seal_tmpl *
+crypto_seal_tmpl_ref(struct crypto_seal_tmpl *t)
+{
+	if (t != NULL)
+		atomic_fetch_add(&t->refs, 1);
+	return t;
+}
+
 void
 crypto_seal_tmpl_free(struct crypto_seal_tmpl *t)
 {
-	if (t == NULL)
+	if (t == NULL || atomic_fetch_sub(&t->refs, 1) != 1)
 		return;
 	EVP_PKEY_free(t->key);
 	X509_free(t->cert);
@@ -211,6 +221,7 @@ crypto_seal_tmpl_new(const struct crypto_seal_opts *o,
 		buf_free(der);
 		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
 	}
+	atomic_init(&t->refs, 1);
 	t->md = crypto_md_for_key(o->key);
 	t->mdlen = (size_t)EVP_MD_get_size(t->md);
 	t->rsa = EVP_PKEY_is_a(o->key, "RSA");

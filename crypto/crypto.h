@@ -172,6 +172,8 @@ struct crypto_seal_tmpl;
  */
 enum cs_rc crypto_seal_tmpl_new(const struct crypto_seal_opts *o,
     struct crypto_seal_tmpl **out, struct cs_err *err);
+/* Another reference to t (freed by as many crypto_seal_tmpl_free()). */
+struct crypto_seal_tmpl *crypto_seal_tmpl_ref(struct crypto_seal_tmpl *t);
 void crypto_seal_tmpl_free(struct crypto_seal_tmpl *t);
 /*
  * Seal doc (detached CMS, DER, *der given) with t, signing-time now; an
