@@ -19,6 +19,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -385,6 +386,8 @@ ltype_parse(
 		goto out;
 	}
 	lt = calloc(1, sizeof(*lt));
+	if (lt != NULL)
+		atomic_init(&lt->refs, 1);
 	if (lt == NULL) {
 		rc = cs_err_set(err, CS_ERR_NOMEM, "out of memory");
 		goto out;
@@ -413,7 +416,7 @@ out:
 void
 ltype_free(struct ltype *lt)
 {
-	if (lt == NULL)
+	if (lt == NULL || atomic_fetch_sub(&lt->refs, 1) != 1)
 		return;
 	free(lt->depts);
 	free(lt);
@@ -502,6 +505,83 @@ out:
 	return rc;
 }
 
+#define LTYPE_CACHE_MAX 256
+
+struct ltype_cache {
+	pthread_mutex_t mu;
+	size_t n;
+	struct ltype *lt[LTYPE_CACHE_MAX];
+};
+
+enum cs_rc
+ltype_cache_init(struct svc *svc, struct cs_err *err)
+{
+	struct ltype_cache *c = calloc(1, sizeof(*c));
+
+	if (c == NULL || pthread_mutex_init(&c->mu, NULL) != 0) {
+		free(c);
+		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
+	}
+	svc->ltypes = c;
+	return CS_OK;
+}
+
+void
+ltype_cache_free(struct svc *svc)
+{
+	struct ltype_cache *c = svc != NULL ? svc->ltypes : NULL;
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->n; i++)
+		ltype_free(c->lt[i]);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+	svc->ltypes = NULL;
+}
+
+/* A reference to the cached type code, or NULL. */
+static struct ltype *
+ltype_cached(struct svc *svc, const char *code)
+{
+	struct ltype_cache *c = svc->ltypes;
+	struct ltype *lt = NULL;
+	size_t i;
+
+	if (c == NULL)
+		return NULL;
+	pthread_mutex_lock(&c->mu);
+	for (i = 0; i < c->n; i++)
+		if (strcmp(c->lt[i]->code, code) == 0) {
+			lt = c->lt[i];
+			atomic_fetch_add(&lt->refs, 1);
+			break;
+		}
+	pthread_mutex_unlock(&c->mu);
+	return lt;
+}
+
+/* Keep a reference to lt (when there is room and it is not there). */
+static void
+ltype_keep(struct svc *svc, struct ltype *lt)
+{
+	struct ltype_cache *c = svc->ltypes;
+	size_t i;
+
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&c->mu);
+	for (i = 0; i < c->n; i++)
+		if (strcmp(c->lt[i]->code, lt->code) == 0)
+			break;
+	if (i == c->n && c->n < LTYPE_CACHE_MAX) {
+		atomic_fetch_add(&lt->refs, 1);
+		c->lt[c->n++] = lt;
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
 enum cs_rc
 ltype_load(
     struct svc *svc, const char *code, struct ltype **out, struct cs_err *err)
@@ -515,6 +595,9 @@ ltype_load(
 	memset(&row, 0, sizeof(row));
 	if (svc == NULL || svc->store == NULL)
 		return cs_err_set(err, CS_ERR_INVALID, "store is not open");
+	*out = ltype_cached(svc, code);
+	if (*out != NULL)
+		return CS_OK;
 	rc = store_ltype_get(svc->store, code, &row, err);
 	if (rc != CS_OK)
 		return rc;
@@ -527,6 +610,7 @@ ltype_load(
 		    row.code, e.msg[0] != '\0' ? e.msg : "code differs");
 		goto out;
 	}
+	ltype_keep(svc, lt);
 	*out = lt;
 	lt = NULL;
 out:

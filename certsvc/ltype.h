@@ -12,6 +12,7 @@
 #ifndef CERTSVC_LTYPE_H
 #define CERTSVC_LTYPE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -46,6 +47,7 @@ struct ltype {
 	struct ltype_field fields[LTYPE_MAX_FIELDS];
 	size_t ndepts;
 	char (*depts)[STORE_CODE_MAX]; /* owned */
+	atomic_int refs; /* ltype_load() shares parsed types: read only */
 };
 
 /*
@@ -54,6 +56,7 @@ struct ltype {
  */
 enum cs_rc ltype_parse(
     const char *json_text, size_t len, struct ltype **out, struct cs_err *err);
+/* Drop a reference (the last one frees); NULL does nothing. */
 void ltype_free(struct ltype *lt);
 
 /*
@@ -63,7 +66,10 @@ void ltype_free(struct ltype *lt);
 enum cs_rc ltype_add(struct svc *svc, const char *json_text, size_t len,
     const char *actor, struct cs_err *err);
 
-/* Load a stored type (*out given); CS_ERR_NOT_FOUND. */
+/*
+ * A stored type (*out: a shared, read-only reference; ltype_free), parsed
+ * once per process; CS_ERR_NOT_FOUND.
+ */
 enum cs_rc ltype_load(
     struct svc *svc, const char *code, struct ltype **out, struct cs_err *err);
 
@@ -75,5 +81,12 @@ enum cs_rc ltype_load(
  */
 enum cs_rc ltype_check_fields(
     const struct ltype *lt, const json_t *fields, struct cs_err *err);
+
+/*
+ * The parsed types of svc, shared by ltype_load(): a type never changes
+ * once stored, so it is parsed once per process.  svc_open / svc_free.
+ */
+enum cs_rc ltype_cache_init(struct svc *svc, struct cs_err *err);
+void ltype_cache_free(struct svc *svc);
 
 #endif

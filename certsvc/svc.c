@@ -16,6 +16,7 @@
 
 #include "certsvc/licence.h"
 #include "certsvc/log.h"
+#include "certsvc/ltype.h"
 #include "certsvc/mem.h"
 #include "certsvc/pkistatus.h"
 #include "certsvc/report.h"
@@ -176,6 +177,8 @@ svc_open(const char *config_path, unsigned flags, struct svc **out,
 	if (rc == CS_OK)
 		rc = crypto_cert_cache_new(SVC_CERT_CACHE, &svc->certs, err);
 	if (rc == CS_OK)
+		rc = ltype_cache_init(svc, err);
+	if (rc == CS_OK)
 		rc = report_init(svc, err);
 	if (rc == CS_OK)
 		rc = pkistatus_init(svc, err);
@@ -225,6 +228,7 @@ svc_free(struct svc *svc)
 	pkistatus_free(svc);
 	report_free(svc);
 	crypto_cert_cache_free(svc->certs);
+	ltype_cache_free(svc);
 	seal_cache_free(svc);
 	licence_serials_free(svc);
 	p11_token_free(svc->token);

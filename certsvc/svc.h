@@ -23,6 +23,7 @@ struct pkistatus;
 struct statuslist_cache;
 struct svc_refresher;
 struct crypto_cert_cache;
+struct ltype_cache;
 
 struct svc {
 	struct cfg cfg;
@@ -41,6 +42,7 @@ struct svc {
 	struct statuslist_cache *slists; /* statuslist.c: signed lists */
 	struct svc_refresher *refresher; /* svc_refresher_start() */
 	struct crypto_cert_cache *certs; /* parsed seal certificates */
+	struct ltype_cache *ltypes;      /* ltype.c: parsed licence types */
 	uint64_t audit_next_check_ns;    /* audit_refresh(): refresher only */
 };
 
