@@ -102,7 +102,7 @@ fill() {
 	local have
 	have=$(sqlite3 "$D/certsvc.db" 'SELECT count(*) FROM licences')
 	[ "$have" -ge "$1" ] && return 0
-	sqlite3 "$D/certsvc.db" <<-SQL
+	sqlite3 "$D/certsvc.db" >/dev/null <<-SQL
 	PRAGMA busy_timeout = 10000;
 	WITH RECURSIVE n(i) AS (SELECT $have UNION ALL SELECT i + 1 FROM n WHERE i < $1 - 1)
 	INSERT INTO licences (id, version, type, dept, seal_id, holder_ref, status,

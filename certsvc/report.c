@@ -114,22 +114,8 @@ report_key_get(struct svc *svc, struct report_key **out, struct cs_err *err)
 static enum cs_rc
 report_template(struct report_key *k, struct cs_err *err)
 {
-	struct crypto_seal_opts o;
-	STACK_OF(X509) * chain;
-	enum cs_rc rc;
-
-	chain = sk_X509_new_null();
-	if (chain == NULL || sk_X509_push(chain, k->issuer) <= 0) {
-		sk_X509_free(chain);
-		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
-	}
-	memset(&o, 0, sizeof(o));
-	o.key = k->key;
-	o.cert = k->cert;
-	o.chain = chain;
-	rc = crypto_seal_tmpl_new(&o, &k->tmpl, err);
-	sk_X509_free(chain);
-	return rc;
+	return crypto_seal_tmpl_for(
+	    k->key, k->cert, k->issuer, NULL, &k->tmpl, err);
 }
 
 static enum cs_rc

@@ -340,23 +340,8 @@ seal_cache_free(struct svc *svc)
 static enum cs_rc
 seal_template(struct svc *svc, struct seal_signer *s, struct cs_err *err)
 {
-	struct crypto_seal_opts o;
-	STACK_OF(X509) * chain;
-	enum cs_rc rc;
-
-	chain = sk_X509_new_null();
-	if (chain == NULL || sk_X509_push(chain, svc->issuing) <= 0) {
-		sk_X509_free(chain);
-		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
-	}
-	memset(&o, 0, sizeof(o));
-	o.key = s->key;
-	o.cert = s->cert;
-	o.chain = chain;
-	o.image_sha256 = s->has_image ? s->image_sha256 : NULL;
-	rc = crypto_seal_tmpl_new(&o, &s->tmpl, err);
-	sk_X509_free(chain);
-	return rc;
+	return crypto_seal_tmpl_for(s->key, s->cert, svc->issuing,
+	    s->has_image ? s->image_sha256 : NULL, &s->tmpl, err);
 }
 
 static enum cs_rc

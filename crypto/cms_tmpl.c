@@ -268,6 +268,31 @@ out:
 	return rc;
 }
 
+enum cs_rc
+crypto_seal_tmpl_for(EVP_PKEY *key, X509 *cert, X509 *issuer,
+    const unsigned char *image, struct crypto_seal_tmpl **out,
+    struct cs_err *err)
+{
+	struct crypto_seal_opts o;
+	STACK_OF(X509) * chain;
+	enum cs_rc rc;
+
+	*out = NULL;
+	chain = sk_X509_new_null();
+	if (chain == NULL || sk_X509_push(chain, issuer) <= 0) {
+		sk_X509_free(chain);
+		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
+	}
+	memset(&o, 0, sizeof(o));
+	o.key = key;
+	o.cert = cert;
+	o.chain = chain;
+	o.image_sha256 = image;
+	rc = crypto_seal_tmpl_new(&o, out, err);
+	sk_X509_free(chain);
+	return rc;
+}
+
 /* Append the header of a TLV of tag/class with content length n. */
 static void
 tmpl_hdr(unsigned char **w, int tag, int cls, size_t n)

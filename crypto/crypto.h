@@ -172,6 +172,14 @@ struct crypto_seal_tmpl;
  */
 enum cs_rc crypto_seal_tmpl_new(const struct crypto_seal_opts *o,
     struct crypto_seal_tmpl **out, struct cs_err *err);
+/*
+ * crypto_seal_tmpl_new() for key and cert with issuer as the one chain
+ * certificate and image (32 bytes or NULL).
+ */
+enum cs_rc crypto_seal_tmpl_for(EVP_PKEY *key, X509 *cert, X509 *issuer,
+    const unsigned char *image, struct crypto_seal_tmpl **out,
+    struct cs_err *err);
+
 /* Another reference to t (freed by as many crypto_seal_tmpl_free()). */
 struct crypto_seal_tmpl *crypto_seal_tmpl_ref(struct crypto_seal_tmpl *t);
 void crypto_seal_tmpl_free(struct crypto_seal_tmpl *t);
