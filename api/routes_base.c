@@ -8,6 +8,7 @@
 
 #include "api/api.h"
 #include "api/routes.h"
+#include "certsvc/licence.h"
 #include "crypto/crypto.h"
 #include "pkcs11/p11.h"
 
@@ -113,6 +114,23 @@ api_metrics_token(struct api_req *req, struct buf *out)
 	return rc;
 }
 
+/* Group commit of issuances (licence.c): transactions and their jobs. */
+static enum cs_rc
+api_metrics_batches(struct api_req *req, struct buf *out)
+{
+	struct licence_batch_stats b;
+
+	licence_batch_stats(req->svc, &b);
+	return buf_printf(out,
+	    "# HELP certsvc_store_batches_total Issuance transactions "
+	    "(group commits).\n# TYPE certsvc_store_batches_total counter\n"
+	    "certsvc_store_batches_total %llu\n"
+	    "# HELP certsvc_store_batch_jobs_total Issuances written in "
+	    "them.\n# TYPE certsvc_store_batch_jobs_total counter\n"
+	    "certsvc_store_batch_jobs_total %llu\n",
+	    (unsigned long long)b.batches, (unsigned long long)b.jobs);
+}
+
 static enum MHD_Result
 api_metrics(struct api_req *req)
 {
@@ -121,7 +139,8 @@ api_metrics(struct api_req *req)
 
 	out = buf_new(4096);
 	if (out == NULL || api_metrics_http(req->srv, out) != CS_OK ||
-	    api_metrics_token(req, out) != CS_OK) {
+	    api_metrics_token(req, out) != CS_OK ||
+	    api_metrics_batches(req, out) != CS_OK) {
 		buf_free(out);
 		return api_reply_error(
 		    req, 500, "out_of_memory", "cannot render metrics");

@@ -66,6 +66,31 @@ enum cs_rc store_tx_commit(struct store_tx *tx, struct cs_err *err);
 /* Roll back and free tx; NULL does nothing. */
 void store_tx_rollback(struct store_tx *tx);
 
+/*
+ * Savepoints (SQLite SAVEPOINT, nestable): a part of a transaction that can
+ * be undone on its own, so that one transaction can carry several
+ * independent changes (group commit, licence.c) and one failing change
+ * does not fail the others.
+ *
+ * store_tx_savepoint() opens one in a usable tx: CS_ERR_INVALID without a
+ * tx, CS_ERR_STORE in a failed one or when SAVEPOINT fails (the tx is then
+ * unchanged, or failed if SQLite ended it).
+ * store_tx_release() keeps what was done since the matching savepoint (it
+ * becomes part of the enclosing savepoint or transaction): CS_ERR_INVALID
+ * when none is open, CS_ERR_STORE when something failed inside it (roll
+ * back to it instead) or when RELEASE fails (the savepoint is then still
+ * open and tx failed: roll back to it).  store_tx_rollback_to() undoes
+ * everything since the innermost open savepoint and closes it; the tx is
+ * then usable again (its failed state is cleared).  If the undo itself
+ * fails (CS_ERR_STORE) the tx is good only for rollback for good, and
+ * store_tx_commit() will roll everything back.  Nothing is committed
+ * until store_tx_commit(): a failed commit loses every released savepoint
+ * too.
+ */
+enum cs_rc store_tx_savepoint(struct store_tx *tx, struct cs_err *err);
+enum cs_rc store_tx_release(struct store_tx *tx, struct cs_err *err);
+enum cs_rc store_tx_rollback_to(struct store_tx *tx, struct cs_err *err);
+
 /* --- audit trail (append-only, hash-chained) --- */
 
 struct store_audit_event {

@@ -68,6 +68,8 @@ struct store_tx {
 	struct store *st;
 	struct store_conn *c;
 	bool failed; /* set by any failed operation: commit then rolls back */
+	int savepoints; /* open ones: store_tx_savepoint() */
+	bool broken;    /* an undo failed: not even a savepoint can help */
 };
 
 /* A string with its length; p == NULL is SQL/JSON null. */

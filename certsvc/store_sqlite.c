@@ -26,6 +26,8 @@
  * exported up to some event, must not forget them.  The price is one fsync
  * per transaction: on the 2-core development VM one-row transactions run
  * at about 6k/s with FULL against 136k/s with NORMAL (docs/audit.md).
+ * Issuance therefore writes several licences per transaction, each in a
+ * savepoint (group commit, licence.c and docs/store.md).
  *
  * Failures: a failed operation inside a transaction (a statement, or input
  * refused before any statement ran) leaves the transaction good only for
@@ -329,6 +331,9 @@ enum stmt_id {
 	STMT_BEGIN,
 	STMT_COMMIT,
 	STMT_ROLLBACK,
+	STMT_SAVEPOINT,
+	STMT_RELEASE,
+	STMT_ROLLBACK_TO,
 	STMT_VERSION,
 	STMT_PING,
 	STMT_AUDIT_LAST,
@@ -392,6 +397,9 @@ static const struct {
     [STMT_BEGIN] = {"BEGIN IMMEDIATE", "begin transaction"},
     [STMT_COMMIT] = {"COMMIT", "commit transaction"},
     [STMT_ROLLBACK] = {"ROLLBACK", "roll back transaction"},
+    [STMT_SAVEPOINT] = {"SAVEPOINT store_sp", "open savepoint"},
+    [STMT_RELEASE] = {"RELEASE store_sp", "release savepoint"},
+    [STMT_ROLLBACK_TO] = {"ROLLBACK TO store_sp", "roll back to savepoint"},
     [STMT_VERSION] = {"PRAGMA user_version", "read schema version"},
     [STMT_PING] = {"SELECT 1", "ping"},
     [STMT_AUDIT_LAST] = {"SELECT seq, hash FROM audit_events"
@@ -720,7 +728,8 @@ stmt_exec(
 	if (rc != CS_OK)
 		return rc;
 	/* ROLLBACK is the way out of a failure: never fail it on purpose. */
-	r = id == STMT_ROLLBACK ? sqlite3_step(s) : stmt_step(st, s);
+	r = id == STMT_ROLLBACK || id == STMT_ROLLBACK_TO ? sqlite3_step(s)
+	                                                  : stmt_step(st, s);
 	if (r != SQLITE_DONE)
 		rc = store_op_fail(c, stmt_sql[id].op, r, err);
 	stmt_done(s);
@@ -1099,6 +1108,113 @@ store_tx_rollback(struct store_tx *tx)
 	if (tx == NULL)
 		return;
 	tx_end(tx, true);
+}
+
+/*
+ * Savepoints: the unit of group commit.  licence.c writes several
+ * issuances in one transaction, each between store_tx_savepoint() and
+ * store_tx_release(); one that fails is undone with store_tx_rollback_to()
+ * (ROLLBACK TO + RELEASE), which also clears tx->failed: the transaction
+ * is then exactly as it was when the savepoint was opened, which was a
+ * usable state (a savepoint is only opened in a usable transaction), so
+ * the next issuance can go on.  The audit chain stays continuous: the
+ * rolled-back event's seq is free again and store_audit_append() of the
+ * next one reads the head inside the transaction, so it takes that seq.
+ *
+ * The undo statements are never failed on purpose by
+ * store_test_fail_after(), like ROLLBACK: they are the way out of a
+ * failure.  After some errors (I/O, disk full, out of memory) SQLite rolls
+ * the whole transaction back by itself; a savepoint cannot bring that
+ * back, and later statements would run in autocommit mode.  So when an
+ * undo fails, or the connection is no longer inside a transaction, the
+ * transaction is marked broken: it stays failed, and store_tx_commit()
+ * rolls back and reports it.
+ */
+enum cs_rc
+store_tx_savepoint(struct store_tx *tx, struct cs_err *err)
+{
+	enum cs_rc rc;
+
+	rc = store_tx_usable(tx, err);
+	if (rc != CS_OK)
+		return rc;
+	rc = stmt_exec(tx->st, tx->c, STMT_SAVEPOINT, err);
+	if (rc != CS_OK) {
+		/*
+		 * Nothing was opened; the tx is as it was, unless SQLite
+		 * ended it (then only a rollback helps).
+		 */
+		if (sqlite3_get_autocommit(tx->c->db))
+			tx->failed = tx->broken = true;
+		return rc;
+	}
+	tx->savepoints++;
+	return CS_OK;
+}
+
+enum cs_rc
+store_tx_release(struct store_tx *tx, struct cs_err *err)
+{
+	enum cs_rc rc;
+
+	if (tx == NULL)
+		return cs_err_set(err, CS_ERR_INVALID, "no transaction");
+	if (tx->savepoints == 0)
+		return cs_err_set(err, CS_ERR_INVALID, "no savepoint open");
+	if (tx->failed)
+		return cs_err_set(err, CS_ERR_STORE,
+		    "failed inside the savepoint: roll back to it");
+	rc = stmt_exec(tx->st, tx->c, STMT_RELEASE, err);
+	if (rc != CS_OK) {
+		/* Still open: the caller rolls back to it. */
+		tx->failed = true;
+		return rc;
+	}
+	tx->savepoints--;
+	return CS_OK;
+}
+
+enum cs_rc
+store_tx_rollback_to(struct store_tx *tx, struct cs_err *err)
+{
+	sqlite3_stmt *s;
+	enum cs_rc rc;
+	int r;
+
+	if (tx == NULL)
+		return cs_err_set(err, CS_ERR_INVALID, "no transaction");
+	if (tx->savepoints == 0)
+		return cs_err_set(err, CS_ERR_INVALID, "no savepoint open");
+	rc = tx->broken ? cs_err_set(err, CS_ERR_STORE,
+	                      "transaction broken by an earlier failure")
+	                : stmt_exec(tx->st, tx->c, STMT_ROLLBACK_TO, err);
+	if (rc == CS_OK)
+		rc = stmt_get(tx->c, STMT_RELEASE, &s, err);
+	/* SQLite may have ended the whole transaction after an error. */
+	if (rc == CS_OK && sqlite3_get_autocommit(tx->c->db))
+		rc = cs_err_set(
+		    err, CS_ERR_STORE, "transaction ended by the failure");
+	if (rc == CS_OK) {
+		/* Not stmt_step(): part of the way out, never failed on
+		 * purpose. */
+		r = sqlite3_step(s);
+		if (r != SQLITE_DONE)
+			rc = store_op_fail(
+			    tx->c, stmt_sql[STMT_RELEASE].op, r, err);
+		stmt_done(s);
+	}
+	tx->savepoints--;
+	if (rc != CS_OK) {
+		tx->failed = tx->broken = true;
+		if (rc != CS_ERR_NOMEM) {
+			rc = CS_ERR_STORE;
+			if (err != NULL)
+				err->rc = rc;
+		}
+		return rc;
+	}
+	tx->failed = false;
+	return CS_OK;
 }
 
 /* Refuse work in a missing or failed transaction. */

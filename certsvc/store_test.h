@@ -11,8 +11,10 @@
 /*
  * Make the nth statement step from now on (n >= 1) fail as a disk I/O
  * error would: the statement is not run and the call returns CS_ERR_STORE.
- * Every step counts (BEGIN, each row of a read, COMMIT) except ROLLBACK,
- * which never fails here.  The failure fires once; n <= 0 disarms it.
+ * Every step counts (BEGIN, SAVEPOINT, RELEASE, each row of a read,
+ * COMMIT) except ROLLBACK and ROLLBACK TO a savepoint (with the RELEASE
+ * that closes it), which never fail here.  The failure fires once; n <= 0
+ * disarms it.
  */
 void store_test_fail_after(struct store *st, int n);
 

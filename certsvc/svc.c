@@ -175,6 +175,8 @@ svc_open(const char *config_path, unsigned flags, struct svc **out,
 	if (rc == CS_OK)
 		rc = licence_serials_init(svc, err);
 	if (rc == CS_OK)
+		rc = licence_batcher_init(svc, err);
+	if (rc == CS_OK)
 		rc = crypto_cert_cache_new(SVC_CERT_CACHE, &svc->certs, err);
 	if (rc == CS_OK)
 		rc = ltype_cache_init(svc, err);
@@ -230,6 +232,7 @@ svc_free(struct svc *svc)
 	crypto_cert_cache_free(svc->certs);
 	ltype_cache_free(svc);
 	seal_cache_free(svc);
+	licence_batcher_free(svc);
 	licence_serials_free(svc);
 	p11_token_free(svc->token);
 	store_free(svc->store);

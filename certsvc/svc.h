@@ -18,6 +18,7 @@
 
 struct seal_cache;
 struct serial_alloc;
+struct licence_batcher;
 struct report_state;
 struct pkistatus;
 struct statuslist_cache;
@@ -37,6 +38,7 @@ struct svc {
 	bool has_holder_key;
 	struct seal_cache *seals;        /* seal.c: signers by seal id */
 	struct serial_alloc *serials;    /* licence.c: serial blocks */
+	struct licence_batcher *batcher; /* licence.c: group commit */
 	struct report_state *reports;    /* report.c: in-memory report key */
 	struct pkistatus *pki;           /* pkistatus.c: OCSP responses, CRLs */
 	struct statuslist_cache *slists; /* statuslist.c: signed lists */

@@ -1,8 +1,9 @@
 /*
  * check_licence.c: certsvc/licence.c and certsvc/seal.c on a real SoftHSM2
  * token and store: issuance, idempotency (also under threads), entitlement,
- * validation, readers' scopes, and a store failing at every statement of
- * an issuance leaving nothing half-written.
+ * validation, readers' scopes, a store failing at every statement of an
+ * issuance leaving nothing half-written, and group commit (several
+ * issuances in one transaction, each still atomic on its own).
  */
 #include <check.h>
 #include <pthread.h>
@@ -381,6 +382,346 @@ START_TEST(batch_issue_makes_no_holder_token)
 }
 END_TEST
 
+/* --- group commit ----------------------------------------------------------
+ *
+ * To make batches deterministic the test holds the store's write slot
+ * (an open transaction) while N threads issue: the first becomes leader,
+ * takes its own job and waits for the slot; the others queue behind it.
+ * Once all N are in the batcher the slot is given back: batch 1 is the
+ * leader's job(s), batch 2 everything else.
+ */
+#define GC_THREADS 8
+/* Statement steps of one job with LICENCE_NO_HOLDER_TOKEN: SAVEPOINT, read
+ * key, insert licence, insert key, read chain head, insert event, RELEASE. */
+#define GC_JOB_STEPS 7
+#define GC_FAIL_COMMIT (-1) /* gc_run_held(): fail batch 2's COMMIT */
+
+struct gc_job {
+	json_t *req;
+	char key[32];
+	unsigned flags;
+	struct licence_issued out;
+	struct cs_err err;
+	enum cs_rc rc;
+};
+
+static void *
+gc_run(void *arg)
+{
+	struct gc_job *j = arg;
+
+	j->rc = licence_issue(
+	    svc, &fx.issuer_a, j->req, j->key, j->flags, &j->out, &j->err);
+	return NULL;
+}
+
+/* A first licence: serial and status-slot blocks reserved, caches warm. */
+static void
+gc_warm_up(void)
+{
+	struct licence_issued out;
+	json_t *req = svcfix_request("TA01", "warm");
+
+	ck_assert_int_eq(
+	    licence_issue(svc, &fx.issuer_a, req, "warm", 0, &out, NULL),
+	    CS_OK);
+	licence_issued_release(&out);
+	json_decref(req);
+}
+
+static void
+gc_wait_pending(uint64_t n)
+{
+	struct licence_batch_stats bs;
+	int i;
+
+	for (i = 0; i < 4000; i++) { /* the leader gives up after 5 s */
+		licence_batch_stats(svc, &bs);
+		if (bs.pending == n)
+			return;
+		usleep(1000);
+	}
+	ck_abort_msg("only %llu of %llu issuances reached the batcher",
+	    (unsigned long long)bs.pending, (unsigned long long)n);
+}
+
+/*
+ * Run jobs[0..n) in threads while the write slot is held until all are
+ * queued; fail_at (0: none) arms store_test_fail_after() relative to the
+ * first step of batch 2 (1 = its BEGIN), or at its COMMIT (GC_FAIL_COMMIT).
+ * *first gets batch 1's size.
+ */
+static void
+gc_run_held(struct gc_job *jobs, int n, int fail_at, uint64_t *first)
+{
+	struct licence_batch_stats bs;
+	struct store_tx *hold = NULL;
+	pthread_t t[GC_THREADS];
+	int i;
+
+	ck_assert_int_le(n, GC_THREADS);
+	ck_assert_int_eq(store_tx_begin(svc->store, &hold, NULL), CS_OK);
+	for (i = 0; i < n; i++)
+		ck_assert_int_eq(
+		    pthread_create(&t[i], NULL, gc_run, &jobs[i]), 0);
+	gc_wait_pending((uint64_t)n);
+	licence_batch_stats(svc, &bs);
+	*first = (uint64_t)n - bs.queued;
+	ck_assert_uint_ge(*first, 1);
+	if (fail_at == GC_FAIL_COMMIT) /* BEGIN, its jobs, COMMIT */
+		fail_at = 1 + GC_JOB_STEPS * (int)bs.queued + 1;
+	if (fail_at > 0) /* after batch 1: BEGIN, its jobs, COMMIT */
+		store_test_fail_after(
+		    svc->store, (int)(2 + GC_JOB_STEPS * *first) + fail_at);
+	store_tx_rollback(hold);
+	for (i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+	store_test_fail_after(svc->store, 0);
+}
+
+static void
+gc_jobs_init(struct gc_job *jobs, int n, unsigned flags)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		memset(&jobs[i], 0, sizeof(jobs[i]));
+		jobs[i].req = svcfix_request("TA01", "food");
+		snprintf(jobs[i].key, sizeof(jobs[i].key), "gc-%d", i);
+		jobs[i].flags = flags;
+	}
+}
+
+static void
+gc_jobs_free(struct gc_job *jobs, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		licence_issued_release(&jobs[i].out);
+		json_decref(jobs[i].req);
+	}
+}
+
+static void
+gc_chain_verifies(int64_t expect_count)
+{
+	int64_t bad = -1, checked = -1;
+
+	ck_assert_int_eq(
+	    store_audit_verify(svc->store, &bad, &checked, NULL), CS_OK);
+	ck_assert_int_eq(bad, 0);
+	ck_assert_int_eq(checked, expect_count);
+	ck_assert_int_eq(svcfix_audit_count(&fx), expect_count);
+}
+
+START_TEST(concurrent_issues_share_a_commit)
+{
+	struct gc_job jobs[GC_THREADS];
+	struct licence_batch_stats b0, b1;
+	int64_t audit0;
+	uint64_t first;
+	int i, k;
+
+	gc_warm_up();
+	audit0 = svcfix_audit_count(&fx);
+	gc_jobs_init(jobs, GC_THREADS, 0);
+	licence_batch_stats(svc, &b0);
+	gc_run_held(jobs, GC_THREADS, 0, &first);
+	licence_batch_stats(svc, &b1);
+	for (i = 0; i < GC_THREADS; i++) {
+		ck_assert_msg(
+		    jobs[i].rc == CS_OK, "job %d: %s", i, jobs[i].err.msg);
+		ck_assert(!jobs[i].out.replayed);
+		ck_assert_int_eq(
+		    strncmp(jobs[i].out.holder_token, "cs_", 3), 0);
+		for (k = 0; k < i; k++) {
+			ck_assert_str_ne(
+			    jobs[i].out.lic.id, jobs[k].out.lic.id);
+			ck_assert_str_ne(
+			    jobs[i].out.holder_token, jobs[k].out.holder_token);
+		}
+	}
+	/* 8 licences, 2 commits: the leader's own, then all the others. */
+	ck_assert_uint_eq(b1.jobs - b0.jobs, GC_THREADS);
+	ck_assert_uint_eq(b1.batches - b0.batches, 2);
+	ck_assert_uint_eq(b1.failed, b0.failed);
+	ck_assert_uint_eq(b1.pending, 0);
+	ck_assert_uint_eq(count_licences(fx.dept_a), GC_THREADS + 1);
+	gc_chain_verifies(audit0 + GC_THREADS);
+	/* Every holder token works: its client was committed too. */
+	for (i = 0; i < GC_THREADS; i++) {
+		struct client_principal h;
+		char auth[128];
+
+		snprintf(
+		    auth, sizeof(auth), "Bearer %s", jobs[i].out.holder_token);
+		ck_assert_int_eq(
+		    client_authenticate(svc, auth, &h, NULL), CS_OK);
+		ck_assert_int_eq(h.role, CLIENT_HOLDER);
+	}
+	gc_jobs_free(jobs, GC_THREADS);
+}
+END_TEST
+
+/* Without the held slot: whatever batches form, the result is the same. */
+START_TEST(free_running_issuers_all_succeed)
+{
+	struct gc_job jobs[GC_THREADS * 3];
+	pthread_t t[GC_THREADS];
+	struct licence_batch_stats b0, b1;
+	int64_t audit0;
+	int i, r, k;
+
+	gc_warm_up();
+	audit0 = svcfix_audit_count(&fx);
+	gc_jobs_init(jobs, GC_THREADS * 3, 0);
+	licence_batch_stats(svc, &b0);
+	for (r = 0; r < 3; r++) {
+		for (i = 0; i < GC_THREADS; i++)
+			ck_assert_int_eq(pthread_create(&t[i], NULL, gc_run,
+			                     &jobs[r * GC_THREADS + i]),
+			    0);
+		for (i = 0; i < GC_THREADS; i++)
+			pthread_join(t[i], NULL);
+	}
+	licence_batch_stats(svc, &b1);
+	for (i = 0; i < GC_THREADS * 3; i++) {
+		ck_assert_msg(
+		    jobs[i].rc == CS_OK, "job %d: %s", i, jobs[i].err.msg);
+		for (k = 0; k < i; k++)
+			ck_assert_str_ne(
+			    jobs[i].out.lic.id, jobs[k].out.lic.id);
+	}
+	ck_assert_uint_eq(b1.jobs - b0.jobs, GC_THREADS * 3);
+	ck_assert_uint_le(b1.batches - b0.batches, GC_THREADS * 3);
+	ck_assert_uint_eq(count_licences(fx.dept_a), GC_THREADS * 3 + 1);
+	gc_chain_verifies(audit0 + GC_THREADS * 3);
+	gc_jobs_free(jobs, GC_THREADS * 3);
+}
+END_TEST
+
+/*
+ * One batch holding: a failing job (its licence insert fails), a key used
+ * twice with the same body (one licence, one replay), the same key with
+ * another body (409), and fresh keys.  Only the failing job and the 409
+ * are without a licence; the chain has no gap where the failed job's
+ * event was rolled back.
+ */
+START_TEST(failing_job_spares_the_rest_of_its_batch)
+{
+	struct gc_job jobs[GC_THREADS];
+	struct licence_batch_stats b0, b1;
+	int64_t audit0;
+	uint64_t first;
+	int i, ok = 0, store_fail = 0, conflict = 0, replay = 0, winner;
+
+	gc_warm_up();
+	audit0 = svcfix_audit_count(&fx);
+	gc_jobs_init(jobs, GC_THREADS, LICENCE_NO_HOLDER_TOKEN);
+	/* Jobs 5, 6, 7 share a key; 7 with another body. */
+	snprintf(jobs[6].key, sizeof(jobs[6].key), "%s", jobs[5].key);
+	snprintf(jobs[7].key, sizeof(jobs[7].key), "%s", jobs[5].key);
+	json_decref(jobs[7].req);
+	jobs[7].req = svcfix_request("TA01", "other");
+	licence_batch_stats(svc, &b0);
+	/* Batch 2: BEGIN, then its first job's SAVEPOINT, key, licence. */
+	gc_run_held(jobs, GC_THREADS, 1 + 3, &first);
+	licence_batch_stats(svc, &b1);
+	for (i = 0; i < GC_THREADS; i++) {
+		switch (jobs[i].rc) {
+		case CS_OK:
+			ok++;
+			replay += jobs[i].out.replayed;
+			break;
+		case CS_ERR_STORE:
+			store_fail++;
+			break;
+		case CS_ERR_CONFLICT:
+			conflict++;
+			break;
+		default:
+			ck_abort_msg("job %d: %s", i, jobs[i].err.msg);
+		}
+	}
+	ck_assert_int_eq(store_fail, 1);
+	ck_assert_int_eq(ok + store_fail + conflict, GC_THREADS);
+	ck_assert_uint_eq(b1.batches - b0.batches, 2);
+	ck_assert_uint_eq(b1.failed - b0.failed, store_fail);
+	ck_assert_uint_eq(count_licences(fx.dept_a), 1 + ok - replay);
+	gc_chain_verifies(audit0 + ok - replay);
+	/*
+	 * The shared key made one licence, whichever of 5-7 came first; each
+	 * other one (but a failed one) replays it with the same body (5, 6)
+	 * and gets 409 with another (7, or 5 and 6 when 7 won).
+	 */
+	winner = -1;
+	for (i = 5; i < GC_THREADS; i++)
+		if (jobs[i].rc == CS_OK && !jobs[i].out.replayed) {
+			ck_assert_int_eq(winner, -1);
+			winner = i;
+		}
+	ck_assert_int_ge(winner, 5);
+	for (i = 5; i < GC_THREADS; i++) {
+		if (i == winner || jobs[i].rc == CS_ERR_STORE)
+			continue;
+		if ((i == 7) != (winner == 7)) {
+			ck_assert_int_eq(jobs[i].rc, CS_ERR_CONFLICT);
+			continue;
+		}
+		ck_assert_int_eq(jobs[i].rc, CS_OK);
+		ck_assert(jobs[i].out.replayed);
+		ck_assert_str_eq(jobs[i].out.lic.id, jobs[winner].out.lic.id);
+	}
+	gc_jobs_free(jobs, GC_THREADS);
+}
+END_TEST
+
+/*
+ * Batch 2's COMMIT fails: none of its jobs is stored, not even its keys
+ * (a retry with the same key issues anew), batch 1's job is.
+ */
+START_TEST(failed_commit_fails_the_whole_batch)
+{
+	struct gc_job jobs[GC_THREADS];
+	struct licence_batch_stats b0, b1;
+	int64_t audit0;
+	uint64_t first;
+	int i, ok = 0;
+
+	gc_warm_up();
+	audit0 = svcfix_audit_count(&fx);
+	gc_jobs_init(jobs, GC_THREADS, LICENCE_NO_HOLDER_TOKEN);
+	licence_batch_stats(svc, &b0);
+	gc_run_held(jobs, GC_THREADS, GC_FAIL_COMMIT, &first);
+	licence_batch_stats(svc, &b1);
+	for (i = 0; i < GC_THREADS; i++) {
+		if (jobs[i].rc == CS_OK) {
+			ok++;
+			continue;
+		}
+		ck_assert_int_eq(jobs[i].rc, CS_ERR_STORE);
+		ck_assert_ptr_nonnull(strstr(jobs[i].err.msg, "commit"));
+	}
+	ck_assert_uint_eq(ok, first);
+	ck_assert_uint_eq(b1.failed - b0.failed, GC_THREADS - first);
+	ck_assert_uint_eq(count_licences(fx.dept_a), 1 + first);
+	gc_chain_verifies(audit0 + (int64_t)first);
+
+	for (i = 0; i < GC_THREADS; i++) {
+		if (jobs[i].rc == CS_OK)
+			continue;
+		licence_issued_release(&jobs[i].out);
+		gc_run(&jobs[i]);
+		ck_assert_msg(jobs[i].rc == CS_OK, "%s", jobs[i].err.msg);
+		ck_assert(!jobs[i].out.replayed);
+	}
+	ck_assert_uint_eq(count_licences(fx.dept_a), 1 + GC_THREADS);
+	gc_chain_verifies(audit0 + GC_THREADS);
+	gc_jobs_free(jobs, GC_THREADS);
+}
+END_TEST
+
 static Suite *
 licence_suite(void)
 {
@@ -398,6 +739,15 @@ licence_suite(void)
 	tcase_add_test(tc, readers_see_only_their_own);
 	tcase_add_test(tc, revoked_seal_signs_nothing);
 	tcase_add_test(tc, batch_issue_makes_no_holder_token);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("group_commit");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, concurrent_issues_share_a_commit);
+	tcase_add_test(tc, free_running_issuers_all_succeed);
+	tcase_add_test(tc, failing_job_spares_the_rest_of_its_batch);
+	tcase_add_test(tc, failed_commit_fails_the_whole_batch);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -762,6 +762,177 @@ START_TEST(concurrent_appends_keep_the_chain)
 }
 END_TEST
 
+/* --- savepoints (group commit) -------------------------------------------- */
+
+static const uint8_t sp_der[] = {0x30, 0x00};
+
+/* A CA row and its audit event inside one savepoint; seq gets its seq. */
+static enum cs_rc
+sp_part(struct store_tx *tx, const char *name, int64_t *seq, struct cs_err *err)
+{
+	enum cs_rc rc;
+
+	*seq = 0;
+	rc = store_tx_savepoint(tx, err);
+	if (rc != CS_OK)
+		return rc;
+	rc = store_ca_put(tx, name, "pkcs11:object=sp", sp_der, 2, err);
+	if (rc == CS_OK)
+		rc = store_audit_append(tx, &ev_ok, seq, err);
+	if (rc == CS_OK)
+		rc = store_tx_release(tx, err);
+	if (rc != CS_OK)
+		ck_assert_int_eq(store_tx_rollback_to(tx, NULL), CS_OK);
+	return rc;
+}
+
+static bool
+ca_exists(const char *name)
+{
+	struct store_ca ca;
+	enum cs_rc rc;
+
+	rc = store_ca_get(st, name, &ca, NULL);
+	ck_assert(rc == CS_OK || rc == CS_ERR_NOT_FOUND);
+	if (rc == CS_OK)
+		store_ca_release(&ca);
+	return rc == CS_OK;
+}
+
+/*
+ * Three parts in one transaction; the second is rolled back to its
+ * savepoint after its audit event was written.  The third takes the
+ * second's seq, so the chain has no gap, and a failed statement (a
+ * conflict) inside a savepoint does not spoil the transaction either.
+ */
+START_TEST(savepoint_rollback_undoes_only_its_part)
+{
+	struct store_tx *tx;
+	struct cs_err err = {0};
+	int64_t seq, count, last;
+
+	append_n(1);
+	ck_assert_int_eq(store_tx_begin(st, &tx, &err), CS_OK);
+	ck_assert_int_eq(sp_part(tx, "a", &seq, &err), CS_OK);
+	ck_assert_int_eq(seq, 2);
+
+	ck_assert_int_eq(store_tx_savepoint(tx, &err), CS_OK);
+	ck_assert_int_eq(
+	    store_ca_put(tx, "b", "pkcs11:object=b", sp_der, 2, &err), CS_OK);
+	ck_assert_int_eq(store_audit_append(tx, &ev_ok, &seq, &err), CS_OK);
+	ck_assert_int_eq(seq, 3);
+	ck_assert_int_eq(store_tx_rollback_to(tx, &err), CS_OK);
+
+	ck_assert_int_eq(sp_part(tx, "c", &seq, &err), CS_OK);
+	ck_assert_int_eq(seq, 3); /* b's seq, reused */
+
+	/* "a" exists already: the conflict fails only this part. */
+	ck_assert_int_eq(sp_part(tx, "a", &seq, &err), CS_ERR_CONFLICT);
+	ck_assert_int_eq(sp_part(tx, "d", &seq, &err), CS_OK);
+	ck_assert_int_eq(seq, 4);
+	/* Nothing is visible to others before the commit. */
+	ck_assert(!ca_exists("a"));
+	ck_assert_int_eq(store_tx_commit(tx, &err), CS_OK);
+
+	ck_assert(ca_exists("a"));
+	ck_assert(!ca_exists("b"));
+	ck_assert(ca_exists("c"));
+	ck_assert(ca_exists("d"));
+	ck_assert_int_eq(store_audit_head(st, &count, &last, &err), CS_OK);
+	ck_assert_int_eq(count, 4);
+	ck_assert_int_eq(last, 4);
+	verify_expect(0, 4);
+}
+END_TEST
+
+/* Nested savepoints undo innermost first; misuse is refused. */
+START_TEST(savepoint_nesting_and_misuse)
+{
+	struct store_tx *tx;
+	struct cs_err err = {0};
+
+	ck_assert_int_eq(store_tx_savepoint(NULL, &err), CS_ERR_INVALID);
+	ck_assert_int_eq(store_tx_release(NULL, &err), CS_ERR_INVALID);
+	ck_assert_int_eq(store_tx_rollback_to(NULL, &err), CS_ERR_INVALID);
+	ck_assert_int_eq(store_tx_begin(st, &tx, &err), CS_OK);
+	ck_assert_int_eq(store_tx_release(tx, &err), CS_ERR_INVALID);
+	ck_assert_int_eq(store_tx_rollback_to(tx, &err), CS_ERR_INVALID);
+
+	ck_assert_int_eq(store_tx_savepoint(tx, &err), CS_OK);
+	ck_assert_int_eq(
+	    store_ca_put(tx, "outer", "pkcs11:object=o", sp_der, 2, &err),
+	    CS_OK);
+	ck_assert_int_eq(store_tx_savepoint(tx, &err), CS_OK);
+	ck_assert_int_eq(
+	    store_ca_put(tx, "inner", "pkcs11:object=i", sp_der, 2, &err),
+	    CS_OK);
+	ck_assert_int_eq(store_tx_rollback_to(tx, &err), CS_OK); /* inner */
+	ck_assert_int_eq(store_tx_release(tx, &err), CS_OK);     /* outer */
+	ck_assert_int_eq(store_tx_release(tx, &err), CS_ERR_INVALID);
+
+	/* A failure inside a savepoint: release refuses, rollback cures. */
+	ck_assert_int_eq(store_tx_savepoint(tx, &err), CS_OK);
+	ck_assert_int_eq(
+	    store_ca_put(tx, "outer", "pkcs11:object=o", sp_der, 2, &err),
+	    CS_ERR_CONFLICT);
+	ck_assert_int_eq(store_tx_savepoint(tx, &err), CS_ERR_STORE);
+	ck_assert_int_eq(store_tx_release(tx, &err), CS_ERR_STORE);
+	ck_assert_int_eq(store_tx_rollback_to(tx, &err), CS_OK);
+	ck_assert_int_eq(store_audit_append(tx, &ev_ok, NULL, &err), CS_OK);
+	ck_assert_int_eq(store_tx_commit(tx, &err), CS_OK);
+	ck_assert(ca_exists("outer"));
+	ck_assert(!ca_exists("inner"));
+	verify_expect(0, 1);
+}
+END_TEST
+
+/*
+ * One part committed, then the nth step from the second part's SAVEPOINT
+ * on fails: SAVEPOINT, insert ca, chain head, insert event, RELEASE,
+ * COMMIT.  Up to RELEASE only the second part is lost, the transaction
+ * commits the first; a failed COMMIT loses both; later, nothing fails.
+ */
+START_TEST(failed_step_inside_savepoint)
+{
+	struct store_tx *tx;
+	struct cs_err err = {0};
+	int64_t seq, count, last;
+	enum cs_rc rc, crc;
+	int n = _i;
+
+	append_n(1);
+	ck_assert_int_eq(store_tx_begin(st, &tx, &err), CS_OK);
+	ck_assert_int_eq(sp_part(tx, "a", &seq, &err), CS_OK);
+	store_test_fail_after(st, n);
+	rc = sp_part(tx, "b", &seq, &err);
+	crc = store_tx_commit(tx, &err);
+	store_test_fail_after(st, 0);
+	ck_assert_int_eq(store_audit_head(st, &count, &last, &err), CS_OK);
+	if (n <= 5) {
+		ck_assert_int_eq(rc, CS_ERR_STORE);
+		ck_assert_int_eq(crc, CS_OK);
+		ck_assert(ca_exists("a"));
+		ck_assert(!ca_exists("b"));
+		ck_assert_int_eq(count, 2);
+	} else if (n == 6) {
+		ck_assert_int_eq(rc, CS_OK);
+		ck_assert_int_eq(crc, CS_ERR_STORE);
+		ck_assert(!ca_exists("a"));
+		ck_assert(!ca_exists("b"));
+		ck_assert_int_eq(count, 1);
+	} else {
+		ck_assert_int_eq(rc, CS_OK);
+		ck_assert_int_eq(crc, CS_OK);
+		ck_assert(ca_exists("a"));
+		ck_assert(ca_exists("b"));
+		ck_assert_int_eq(count, 3);
+	}
+	verify_expect(0, count);
+	append_n(2); /* the writer is usable again */
+	verify_expect(0, count + 2);
+}
+END_TEST
+
 /* --- migration from schema 1 ---------------------------------------------- */
 
 /* Migration 1 exactly as shipped: a database made by the first release. */
@@ -1853,6 +2024,13 @@ store_suite(void)
 	tcase_add_test(tc, rollback_discards_changes);
 	tcase_add_test(tc, writer_waits_for_write_slot);
 	tcase_set_timeout(tc, 30);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("savepoints");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, savepoint_rollback_undoes_only_its_part);
+	tcase_add_test(tc, savepoint_nesting_and_misuse);
+	tcase_add_loop_test(tc, failed_step_inside_savepoint, 1, 8);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("migration");

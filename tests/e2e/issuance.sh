@@ -38,6 +38,8 @@ expect_eq "version 1" "$(printf '%s' "$body" | jq -r .version)" 1
 expect_eq "status valid" "$(printf '%s' "$body" | jq -r .status)" valid
 HTOKEN=$(printf '%s' "$body" | jq -r .holder_token)
 expect_match "a holder token is handed out" "$HTOKEN" '^cs_'
+expect_match "metrics: the issuance went through a group commit" \
+    "$(curl -s "$U/metrics")" '^certsvc_store_batch_jobs_total [1-9]'
 printf '%s' "$body" | jq -r .envelope.document | base64 -d >"$E2E_TMP/document.json"
 printf '%s' "$body" | jq -r .envelope.seal | base64 -d >"$E2E_TMP/seal.p7s"
 check "openssl cms -verify accepts the seal" openssl cms -verify -binary -inform DER \
