@@ -47,6 +47,7 @@
 #define IMP_FILE_MAX (1024LL * 1024 * 1024) /* 1 GiB */
 #define IMP_READ_CHUNK (256 * 1024)
 #define IMP_JOBS_MAX 64
+#define IMP_JOBS_PER_CORE 4 /* default workers a core */
 #define IMP_SLOTS_PER_JOB 4
 #define IMP_SLOTS_MAX 256
 #define IMP_DRAW_NS 100000000ULL /* redraw the progress bar at most 10/s */
@@ -1216,10 +1217,17 @@ admin_licence_import(struct admin_ctx *ctx, int argc, char **argv)
 		return admin_usage_error(
 		    ctx, "--csv, --dept and --type are required");
 	if (jobs == 0) {
+		/*
+		 * Workers mostly wait (on the token and on the commit), and
+		 * issuances that reach the store together share one commit
+		 * (group commit, docs/store.md): more workers than cores keep
+		 * a batch queued while one is written.
+		 */
 		cores = sysconf(_SC_NPROCESSORS_ONLN);
-		jobs = cores < 1           ? 1
-		    : cores > IMP_JOBS_MAX ? IMP_JOBS_MAX
-		                           : cores;
+		jobs = cores < 1 ? IMP_JOBS_PER_CORE
+		    : cores * IMP_JOBS_PER_CORE > IMP_JOBS_MAX
+		    ? IMP_JOBS_MAX
+		    : cores * IMP_JOBS_PER_CORE;
 	}
 	if (snprintf(rejects, sizeof(rejects), "%s%s",
 	        rejarg != NULL ? rejarg : im.file,

@@ -136,7 +136,7 @@ const struct admin_command admin_commands[] = {
         "  --type CODE       the licence type of every row\n"
         "  --rejects FILE    rejected rows + reason (default: "
         "FILE.rejects.csv, 0600)\n"
-        "  --jobs N          worker threads (default: online cores)\n",
+        "  --jobs N          worker threads (default: 4 per online core)\n",
         admin_licence_import},
     /* licence lifecycle and objections (tools/admin_life.c) */
     {"licence", "suspend", "--id ID [--reason TEXT]",
