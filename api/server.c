@@ -21,6 +21,7 @@
 #include "certsvc/log.h"
 
 #define API_MAX_ROUTES 64
+#define API_THREADS_PER_CORE 4 /* http_threads = 0 */
 #define API_ROUTE_OTHER (API_MAX_ROUTES - 1)
 
 static const int api_status_codes[] = {
@@ -446,8 +447,15 @@ api_server_start(struct svc *svc, const struct api_options *opts,
 	srv->max_body = opts->max_body > 0 ? opts->max_body : 1 << 20;
 	threads = opts->threads;
 	if (threads == 0) {
+		/*
+		 * Four a core: issuance handlers block on the token and on the
+		 * commit, and issuances waiting together share one commit
+		 * (group commit), so more handlers than cores fill both
+		 * (BENCHMARKS.md); answers served from memory do not mind.
+		 */
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		threads = ncpu > 0 ? (unsigned)ncpu : 1;
+		threads = ncpu > 0 ? (unsigned)ncpu * API_THREADS_PER_CORE
+		                   : API_THREADS_PER_CORE;
 	}
 	flags =
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;

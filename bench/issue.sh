@@ -14,8 +14,8 @@
 # ceiling = 1 / (1/bare + 1/token + 1/tx).  Targets: P-256 issued/s >= 60%
 # of its ceiling; RSA-3072 issued/s >= 90% of token/s.  The server's
 # parallelism is min(connections, HTTP threads): certsvcd runs one handler
-# per thread of its pool (one per core), so 8 connections still make at
-# most that many token signatures and transactions at a time.
+# per thread of its pool (4 per core), so connections beyond it still make
+# at most that many token signatures and transactions at a time.
 #
 # Then, unless BENCH_PROFILE=0: perf (when present) on certsvcd during a
 # P-256 run gives CPU microseconds per licence by function, and

@@ -11,12 +11,13 @@
 #   http_point PID URL CONNS OUTFILE REQ_ARGS...   (median of BENCH_REPEAT runs)
 #   bare_start SIZE [STATUS] / bare_stop   bench/mhd_bare: BPID, BPORT
 # REQ_ARGS are bench/req.lua's: METHOD PATH BODY TOKEN CTYPE EXPECT PREFIX.
-# HTTP_THREADS (default: online cores) is the thread pool of certsvcd and of
+# HTTP_THREADS (default: 4 per online core, certsvcd's) is the thread pool of
+# certsvcd and of
 # mhd_bare, which must be run in certsvcd's threading mode.
 
 O=${O:-build}
 OUT=${OUT:-bench/out}
-HTTP_THREADS=${HTTP_THREADS:-$(nproc)}
+HTTP_THREADS=${HTTP_THREADS:-$((4 * $(nproc)))} # certsvcd's default pool
 WARMUP=${BENCH_WARMUP:-2}
 TCK=$(getconf CLK_TCK)
 mkdir -p "$OUT"

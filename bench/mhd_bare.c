@@ -1,9 +1,9 @@
 /*
  * bench/mhd_bare.c: the HTTP building block of DESIGN.md section 6.  A
  * bare libmicrohttpd server in certsvcd's threading mode and options
- * (api/server.c: internal polling thread + epoll, a thread pool of one
- * thread per online core, the same connection timeout, limit and backlog,
- * a completion callback) that answers every request, GET or POST, with a
+ * (api/server.c: internal polling thread + epoll, a thread pool of
+ * --threads (certsvcd's default: 4 per online core), the same connection
+ * timeout, limit and backlog, a completion callback) that answers every request, GET or POST, with a
  * fixed body of --size bytes and the headers an issuance answer carries
  * (Content-Type, Location, X-Request-Id, Cache-Control), status --status.
  * A request body is read and discarded.  No other work: its rate under the

@@ -12,7 +12,7 @@
 #
 # and the building blocks: bench/mhd_bare answering with a body of each
 # endpoint's answer size (bare/s), OpenSSL P-256 sign/s and verify/s alone
-# (`openssl speed -multi <HTTP threads> ecdsap256`), and a licence lookup
+# (`openssl speed -multi <cores> ecdsap256`), and a licence lookup
 # alone (bench/lookup: store_licence_get at the same parallelism).
 #
 # Ceilings: verify_envelope = 1 / (1/bare + V/verify + 1/sign), verify_id
@@ -172,10 +172,11 @@ for e in "${ENDPOINTS[@]}"; do
 	      bare_per_s: $bare, bare_p99_ms: ($bare_p99 / 1000)}' >>"$ROWS"
 done
 
-log "building blocks: openssl speed ecdsap256 ($HTTP_THREADS processes), lookup ($HTTP_THREADS threads)"
-read -r SIGN VERIFY < <(openssl speed -seconds "$BLOCK" -multi "$HTTP_THREADS" -mr ecdsap256 2>/dev/null |
+CORES=$(nproc)
+log "building blocks: openssl speed ecdsap256 ($CORES processes), lookup ($CORES threads)"
+read -r SIGN VERIFY < <(openssl speed -seconds "$BLOCK" -multi "$CORES" -mr ecdsap256 2>/dev/null |
     awk -F: '/^\+F4:/ { s = $4; v = $5 } END { printf "%.0f %.0f\n", s, v }')
-LOOKUP=$("$O/bench/lookup" --db "$D/certsvc.db" --id "$ID" --threads "$HTTP_THREADS" \
+LOOKUP=$("$O/bench/lookup" --db "$D/certsvc.db" --id "$ID" --threads "$CORES" \
     --seconds "$BLOCK" --json | jq .lookups_per_s)
 
 SCALE=null

@@ -103,7 +103,7 @@ static const struct cfg_key cfg_keys[] = {
     CFG_U(token_timeout_ms, 1, 600000,
         "How long a request waits for a token session, in milliseconds."),
     CFG_U(http_threads, 0, 1024,
-        "HTTP worker threads; 0 means one per CPU core."),
+        "HTTP worker threads; 0 means four per CPU core."),
     CFG_U(max_body, 1024, 64 * 1024 * 1024,
         "Largest request body accepted, in bytes."),
     CFG_U(db_conns, 1, 64, "Database connections in the pool."),
