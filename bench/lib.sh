@@ -160,8 +160,11 @@ http_one() {
 http_point() {
 	local pid=$1 url=$2 c=$3 out=$4 i n=${BENCH_REPEAT:-1} rates=() best
 	shift 4
+	local args=("$@")
 	for i in $(seq 1 "$n"); do
-		http_one "$pid" "$url" "$c" "$out.r$i" "$@"
+		# each run its own idempotency keys
+		[ "$7" != - ] && args[6]="$7r$i-"
+		http_one "$pid" "$url" "$c" "$out.r$i" "${args[@]}"
 		rates+=("$(rate "$out.r$i") $i")
 	done
 	best=$(printf '%s\n' "${rates[@]}" | sort -n | awk -v m=$(((n + 1) / 2)) 'NR == m { print $2 }')
