@@ -3,11 +3,12 @@
  * bare libmicrohttpd server in certsvcd's threading mode and options
  * (api/server.c: internal polling thread + epoll, a thread pool of
  * --threads (certsvcd's default: 4 per online core), the same connection
- * timeout, limit and backlog, a completion callback) that answers every request, GET or POST, with a
- * fixed body of --size bytes and the headers an issuance answer carries
- * (Content-Type, Location, X-Request-Id, Cache-Control), status --status.
- * A request body is read and discarded.  No other work: its rate under the
- * load generator is the ceiling of HTTP alone for an answer of that size.
+ * timeout, limit and backlog, a completion callback) that answers every
+ * request, GET or POST, with a fixed body of --size bytes and the headers an
+ * issuance answer carries (Content-Type, Location, X-Request-Id,
+ * Cache-Control), status --status. A request body is read and discarded.  No
+ * other work: its rate under the load generator is the ceiling of HTTP alone
+ * for an answer of that size.
  *
  *   mhd_bare --size N [--port P] [--threads T] [--status S]
  *

@@ -133,12 +133,29 @@ enum cs_rc store_col_buf(sqlite3_stmt *s, int i, bool nullable,
 bool store_col_fixed(sqlite3_stmt *s, int i, uint8_t *dst, size_t len);
 
 /*
- * Make room in the array v (cap elements of elsz bytes) for element len,
- * at most STORE_LIST_MAX.  Returns the array, moved perhaps, or NULL with
- * *rc set (v unchanged).
+ * Step q to its end (after bindings whose last result is r), one element
+ * of elsz bytes per row, zeroed then filled by row(), into a growing array
+ * of at most STORE_LIST_MAX: *out given (free(), after releasing the
+ * elements when they own buffers), *n its length.  On failure every
+ * element made is passed to release (when not NULL) and nothing is
+ * given.  what names the rows in messages.  q stays the caller's to end.
  */
-void *store_list_grow(void *v, size_t *cap, size_t len, size_t elsz,
-    const char *what, enum cs_rc *rc, struct cs_err *err);
+enum cs_rc store_q_collect(struct store_q *q, int r, size_t elsz,
+    const char *what,
+    enum cs_rc (*row)(sqlite3_stmt *s, void *el, struct cs_err *err),
+    void (*release)(void *el), void **out, size_t *n, struct cs_err *err);
+
+/*
+ * A store_q_collect() row function name for the filler fill of type,
+ * which cannot fail.
+ */
+#define STORE_ROW_FN(name, fill, type)                                         \
+	static enum cs_rc name(sqlite3_stmt *s, void *el, struct cs_err *err)  \
+	{                                                                      \
+		(void)err;                                                     \
+		fill(s, (type *)el);                                           \
+		return CS_OK;                                                  \
+	}
 
 /* t, or the current time when t <= 0. */
 int64_t store_time_or_now(int64_t t);

@@ -2096,7 +2096,7 @@ store_col_fixed(sqlite3_stmt *s, int i, uint8_t *dst, size_t len)
  * Make room in the array v (cap elements of elsz bytes) for element len.
  * Returns the array, moved perhaps, or NULL with *rc set (v unchanged).
  */
-void *
+static void *
 store_list_grow(void *v, size_t *cap, size_t len, size_t elsz, const char *what,
     enum cs_rc *rc, struct cs_err *err)
 {
@@ -2120,6 +2120,43 @@ store_list_grow(void *v, size_t *cap, size_t len, size_t elsz, const char *what,
 	}
 	*cap = ncap;
 	return nv;
+}
+
+enum cs_rc
+store_q_collect(struct store_q *q, int r, size_t elsz, const char *what,
+    enum cs_rc (*row)(sqlite3_stmt *s, void *el, struct cs_err *err),
+    void (*release)(void *el), void **out, size_t *n, struct cs_err *err)
+{
+	unsigned char *v = NULL, *nv;
+	size_t len = 0, cap = 0, i;
+	enum cs_rc rc = CS_OK;
+
+	*out = NULL;
+	*n = 0;
+	while (r == SQLITE_OK && (r = store_q_step(q)) == SQLITE_ROW) {
+		nv = store_list_grow(v, &cap, len, elsz, what, &rc, err);
+		if (nv == NULL)
+			goto fail;
+		v = nv;
+		memset(v + len * elsz, 0, elsz);
+		rc = row(q->s, v + len * elsz, err);
+		len++; /* a row function leaves a releasable element anyway */
+		if (rc != CS_OK)
+			goto fail;
+		r = SQLITE_OK;
+	}
+	if (r != SQLITE_DONE) {
+		rc = store_q_fail(q, r, err);
+		goto fail;
+	}
+	*out = v;
+	*n = len;
+	return CS_OK;
+fail:
+	for (i = 0; release != NULL && i < len; i++)
+		release(v + i * elsz);
+	free(v);
+	return rc;
 }
 
 int64_t
@@ -2256,39 +2293,25 @@ store_dept_get(struct store *st, const char *code, struct store_dept *d,
 	return rc;
 }
 
+STORE_ROW_FN(row_dept_el, row_dept, struct store_dept)
+
 enum cs_rc
 store_dept_list(
     struct store *st, struct store_dept **out, size_t *n, struct cs_err *err)
 {
-	struct store_dept *v = NULL, *nv;
 	struct store_q q = {0};
-	size_t len = 0, cap = 0;
+	void *arr = NULL;
 	enum cs_rc rc;
-	int r;
 
 	*out = NULL;
 	*n = 0;
 	rc = query_start(st, NULL, STMT_DEPT_LIST, &q, err);
 	if (rc != CS_OK)
 		return rc;
-	while ((r = store_q_step(&q)) == SQLITE_ROW) {
-		nv = store_list_grow(
-		    v, &cap, len, sizeof(*v), "departments", &rc, err);
-		if (nv == NULL)
-			goto out;
-		v = nv;
-		row_dept(q.s, &v[len++]);
-	}
-	if (r != SQLITE_DONE) {
-		rc = store_q_fail(&q, r, err);
-		goto out;
-	}
-	*out = v;
-	*n = len;
-	v = NULL;
-out:
+	rc = store_q_collect(&q, SQLITE_OK, sizeof(**out), "departments",
+	    row_dept_el, NULL, &arr, n, err);
 	store_q_end(&q);
-	free(v);
+	*out = arr;
 	return rc;
 }
 
@@ -2452,42 +2475,35 @@ store_ltype_list_free(struct store_ltype *arr, size_t n)
 	free(arr);
 }
 
+static enum cs_rc
+row_ltype_el(sqlite3_stmt *s, void *el, struct cs_err *err)
+{
+	return row_ltype(s, el, err);
+}
+
+static void
+ltype_release_el(void *el)
+{
+	store_ltype_release(el);
+}
+
 enum cs_rc
 store_ltype_list(
     struct store *st, struct store_ltype **out, size_t *n, struct cs_err *err)
 {
-	struct store_ltype *v = NULL, *nv;
 	struct store_q q = {0};
-	size_t len = 0, cap = 0;
+	void *arr = NULL;
 	enum cs_rc rc;
-	int r;
 
 	*out = NULL;
 	*n = 0;
 	rc = query_start(st, NULL, STMT_LTYPE_LIST, &q, err);
 	if (rc != CS_OK)
 		return rc;
-	while ((r = store_q_step(&q)) == SQLITE_ROW) {
-		nv = store_list_grow(
-		    v, &cap, len, sizeof(*v), "licence types", &rc, err);
-		if (nv == NULL)
-			goto out;
-		v = nv;
-		rc = row_ltype(q.s, &v[len], err);
-		len++; /* row_ltype leaves a releasable element either way */
-		if (rc != CS_OK)
-			goto out;
-	}
-	if (r != SQLITE_DONE) {
-		rc = store_q_fail(&q, r, err);
-		goto out;
-	}
-	*out = v;
-	*n = len;
-	v = NULL;
-out:
+	rc = store_q_collect(&q, SQLITE_OK, sizeof(**out), "licence types",
+	    row_ltype_el, ltype_release_el, &arr, n, err);
 	store_q_end(&q);
-	store_ltype_list_free(v, len);
+	*out = arr;
 	return rc;
 }
 
@@ -2716,13 +2732,14 @@ store_seal_release(struct store_seal *s)
 	memset(s, 0, sizeof(*s));
 }
 
+STORE_ROW_FN(row_seal_el, row_seal, struct store_seal)
+
 enum cs_rc
 store_seal_list(struct store *st, const char *dept, struct store_seal **out,
     size_t *n, struct cs_err *err)
 {
-	struct store_seal *v = NULL, *nv;
 	struct store_q q = {0};
-	size_t len = 0, cap = 0;
+	void *arr = NULL;
 	enum cs_rc rc;
 	int r = SQLITE_OK;
 
@@ -2740,25 +2757,10 @@ store_seal_list(struct store *st, const char *dept, struct store_seal **out,
 		return rc;
 	if (dept != NULL)
 		r = store_bind_str(q.s, 1, dept);
-	while (r == SQLITE_OK && (r = store_q_step(&q)) == SQLITE_ROW) {
-		nv = store_list_grow(
-		    v, &cap, len, sizeof(*v), "seals", &rc, err);
-		if (nv == NULL)
-			goto out;
-		v = nv;
-		row_seal(q.s, &v[len++]);
-		r = SQLITE_OK;
-	}
-	if (r != SQLITE_DONE) {
-		rc = store_q_fail(&q, r, err);
-		goto out;
-	}
-	*out = v;
-	*n = len;
-	v = NULL;
-out:
+	rc = store_q_collect(
+	    &q, r, sizeof(**out), "seals", row_seal_el, NULL, &arr, n, err);
 	store_q_end(&q);
-	free(v);
+	*out = arr;
 	return rc;
 }
 
@@ -2978,39 +2980,25 @@ store_client_get(struct store *st, const char *id, struct store_client *c,
 	return client_get_by(st, STMT_CLIENT_GET, id, 0, what, c, err);
 }
 
+STORE_ROW_FN(row_client_el, row_client, struct store_client)
+
 enum cs_rc
 store_client_list(
     struct store *st, struct store_client **out, size_t *n, struct cs_err *err)
 {
-	struct store_client *v = NULL, *nv;
 	struct store_q q = {0};
-	size_t len = 0, cap = 0;
+	void *arr = NULL;
 	enum cs_rc rc;
-	int r;
 
 	*out = NULL;
 	*n = 0;
 	rc = query_start(st, NULL, STMT_CLIENT_LIST, &q, err);
 	if (rc != CS_OK)
 		return rc;
-	while ((r = store_q_step(&q)) == SQLITE_ROW) {
-		nv = store_list_grow(
-		    v, &cap, len, sizeof(*v), "clients", &rc, err);
-		if (nv == NULL)
-			goto out;
-		v = nv;
-		row_client(q.s, &v[len++]);
-	}
-	if (r != SQLITE_DONE) {
-		rc = store_q_fail(&q, r, err);
-		goto out;
-	}
-	*out = v;
-	*n = len;
-	v = NULL;
-out:
+	rc = store_q_collect(&q, SQLITE_OK, sizeof(**out), "clients",
+	    row_client_el, NULL, &arr, n, err);
 	store_q_end(&q);
-	free(v);
+	*out = arr;
 	return rc;
 }
 
@@ -3240,13 +3228,14 @@ store_licence_release(struct store_licence *l)
 	memset(l, 0, sizeof(*l));
 }
 
+STORE_ROW_FN(row_licence_el, row_licence, struct store_licence)
+
 enum cs_rc
 store_licence_list(struct store *st, const char *holder_ref, const char *dept,
     size_t limit, struct store_licence **out, size_t *n, struct cs_err *err)
 {
-	struct store_licence *v = NULL, *nv;
 	struct store_q q = {0};
-	size_t len = 0, cap = 0;
+	void *arr = NULL;
 	enum cs_rc rc;
 	int r;
 
@@ -3254,7 +3243,7 @@ store_licence_list(struct store *st, const char *holder_ref, const char *dept,
 	*n = 0;
 	if (holder_ref != NULL)
 		rc = store_text_check("holder_ref", holder_ref,
-		    sizeof(v->holder_ref), false, err);
+		    sizeof((*out)->holder_ref), false, err);
 	else
 		rc = store_text_check(
 		    "department code", dept, STORE_CODE_MAX, false, err);
@@ -3271,25 +3260,10 @@ store_licence_list(struct store *st, const char *holder_ref, const char *dept,
 	r = store_bind_str(q.s, 1, holder_ref != NULL ? holder_ref : dept);
 	if (r == SQLITE_OK)
 		r = sqlite3_bind_int64(q.s, 2, (int64_t)limit);
-	while (r == SQLITE_OK && (r = store_q_step(&q)) == SQLITE_ROW) {
-		nv = store_list_grow(
-		    v, &cap, len, sizeof(*v), "licences", &rc, err);
-		if (nv == NULL)
-			goto out;
-		v = nv;
-		row_licence(q.s, &v[len++]);
-		r = SQLITE_OK;
-	}
-	if (r != SQLITE_DONE) {
-		rc = store_q_fail(&q, r, err);
-		goto out;
-	}
-	*out = v;
-	*n = len;
-	v = NULL;
-out:
+	rc = store_q_collect(&q, r, sizeof(**out), "licences", row_licence_el,
+	    NULL, &arr, n, err);
 	store_q_end(&q);
-	free(v);
+	*out = arr;
 	return rc;
 }
 

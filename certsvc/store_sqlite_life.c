@@ -296,14 +296,15 @@ store_objection_get(struct store *st, const char *id, struct store_objection *o,
 	return rc;
 }
 
+STORE_ROW_FN(row_objection_el, row_objection, struct store_objection)
+
 enum cs_rc
 store_objection_list(struct store *st, const char *holder_ref, const char *dept,
     const char *status, size_t limit, struct store_objection **out, size_t *n,
     struct cs_err *err)
 {
-	struct store_objection *v = NULL, *nv;
 	struct store_q q = {0};
-	size_t len = 0, cap = 0;
+	void *arr = NULL;
 	enum cs_rc rc;
 	int r;
 
@@ -311,7 +312,7 @@ store_objection_list(struct store *st, const char *holder_ref, const char *dept,
 	*n = 0;
 	if (holder_ref != NULL)
 		rc = store_text_check("holder_ref", holder_ref,
-		    sizeof(v->holder_ref), false, err);
+		    sizeof((*out)->holder_ref), false, err);
 	else if (dept != NULL)
 		rc = store_text_check(
 		    "department code", dept, STORE_CODE_MAX, false, err);
@@ -336,25 +337,10 @@ store_objection_list(struct store *st, const char *holder_ref, const char *dept,
 		r = store_bind_str(q.s, 2, status);
 	if (r == SQLITE_OK)
 		r = sqlite3_bind_int64(q.s, 3, (int64_t)limit);
-	while (r == SQLITE_OK && (r = store_q_step(&q)) == SQLITE_ROW) {
-		nv = store_list_grow(
-		    v, &cap, len, sizeof(*v), "objections", &rc, err);
-		if (nv == NULL)
-			goto out;
-		v = nv;
-		row_objection(q.s, &v[len++]);
-		r = SQLITE_OK;
-	}
-	if (r != SQLITE_DONE) {
-		rc = store_q_fail(&q, r, err);
-		goto out;
-	}
-	*out = v;
-	*n = len;
-	v = NULL;
-out:
+	rc = store_q_collect(&q, r, sizeof(**out), "objections",
+	    row_objection_el, NULL, &arr, n, err);
 	store_q_end(&q);
-	free(v);
+	*out = arr;
 	return rc;
 }
 

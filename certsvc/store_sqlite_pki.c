@@ -172,43 +172,36 @@ store_svc_cert_release(struct store_svc_cert *c)
 	c->cert_der = NULL;
 }
 
+static enum cs_rc
+row_svc_cert_el(sqlite3_stmt *s, void *el, struct cs_err *err)
+{
+	return row_svc_cert(s, el, err);
+}
+
+static void
+svc_cert_release_el(void *el)
+{
+	store_svc_cert_release(el);
+}
+
 enum cs_rc
 store_svc_cert_list(struct store *st, struct store_svc_cert **out, size_t *n,
     struct cs_err *err)
 {
-	struct store_svc_cert *arr = NULL, *grown;
 	struct store_q q;
-	size_t len = 0, cap = 0;
+	void *arr = NULL;
 	enum cs_rc rc;
-	int r;
 
 	*out = NULL;
 	*n = 0;
 	rc = store_q_begin(st, NULL, &q_list, &q, err);
 	if (rc != CS_OK)
 		return rc;
-	while ((r = store_q_step(&q)) == SQLITE_ROW) {
-		grown = store_list_grow(arr, &cap, len, sizeof(*arr),
-		    "service certificates", &rc, err);
-		if (grown == NULL)
-			goto out;
-		arr = grown;
-		rc = row_svc_cert(q.s, &arr[len], err);
-		len++;
-		if (rc != CS_OK)
-			goto out;
-	}
-	if (r != SQLITE_DONE) {
-		rc = store_q_fail(&q, r, err);
-		goto out;
-	}
-	*out = arr;
-	*n = len;
-	arr = NULL;
-	len = 0;
-out:
+	rc = store_q_collect(&q, SQLITE_OK, sizeof(**out),
+	    "service certificates", row_svc_cert_el, svc_cert_release_el, &arr,
+	    n, err);
 	store_q_end(&q);
-	store_svc_cert_list_free(arr, len);
+	*out = arr;
 	return rc;
 }
 

@@ -25,41 +25,34 @@ static struct store_sql q_scan =
               " ORDER BY l.status_idx",
         "read status list");
 
+static enum cs_rc
+row_slist(sqlite3_stmt *s, void *el, struct cs_err *err)
+{
+	struct store_slist *l = el;
+
+	(void)err;
+	l->list = sqlite3_column_int64(s, 0);
+	l->gen = sqlite3_column_int64(s, 1);
+	return CS_OK;
+}
+
 enum cs_rc
 store_slist_list(
     struct store *st, struct store_slist **out, size_t *n, struct cs_err *err)
 {
-	struct store_slist *arr = NULL, *grown;
 	struct store_q q;
-	size_t len = 0, cap = 0;
+	void *arr = NULL;
 	enum cs_rc rc;
-	int r;
 
 	*out = NULL;
 	*n = 0;
 	rc = store_q_begin(st, NULL, &q_lists, &q, err);
 	if (rc != CS_OK)
 		return rc;
-	while ((r = store_q_step(&q)) == SQLITE_ROW) {
-		grown = store_list_grow(
-		    arr, &cap, len, sizeof(*arr), "status lists", &rc, err);
-		if (grown == NULL)
-			goto out;
-		arr = grown;
-		arr[len].list = sqlite3_column_int64(q.s, 0);
-		arr[len].gen = sqlite3_column_int64(q.s, 1);
-		len++;
-	}
-	if (r != SQLITE_DONE) {
-		rc = store_q_fail(&q, r, err);
-		goto out;
-	}
-	*out = arr;
-	*n = len;
-	arr = NULL;
-out:
+	rc = store_q_collect(&q, SQLITE_OK, sizeof(**out), "status lists",
+	    row_slist, NULL, &arr, n, err);
 	store_q_end(&q);
-	free(arr);
+	*out = arr;
 	return rc;
 }
 
