@@ -28,4 +28,20 @@ enum MHD_Result api_crl(struct api_req *req);
 /* routes_slist.c */
 enum MHD_Result api_status_list(struct api_req *req);
 
+/* routes_codes.c: 免证办 codes, redemption and usage records (issue #6) */
+enum MHD_Result api_holder_code_create(struct api_req *req);
+enum MHD_Result api_holder_codes_list(struct api_req *req);
+enum MHD_Result api_holder_code_get(struct api_req *req); /* qr.png|svg */
+enum MHD_Result api_holder_code_revoke(struct api_req *req);
+enum MHD_Result api_holder_usage(struct api_req *req);
+enum MHD_Result api_usage_list(struct api_req *req); /* issuers */
+enum MHD_Result api_codes_redeem(struct api_req *req);
+
+/* routes_web.c: the verification page and its static files */
+enum MHD_Result api_web_page(struct api_req *req);
+enum MHD_Result api_web_static(struct api_req *req);
+
+/* routes_tsa.c: the RFC 3161 timestamp authority (issue #7) */
+enum MHD_Result api_tsa(struct api_req *req);
+
 #endif

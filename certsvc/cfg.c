@@ -111,6 +111,23 @@ static const struct cfg_key cfg_keys[] = {
         "Sign an audit checkpoint after this many new events."),
     CFG_U(audit_checkpoint_seconds, 10, 86400 * 7,
         "Or after this many seconds, when there are new events."),
+    CFG_S(log_file, CFG_PATH, NULL, true,
+        "File the log is appended to, one JSON line per record; empty\n"
+        "for standard error."),
+    CFG_U(code_fail_limit_client, 1, 1000000,
+        "Failed code redemptions a verifier client may make in one\n"
+        "window before it is answered 429."),
+    CFG_U(code_fail_limit_addr, 1, 1000000,
+        "Failed code redemptions one source address may make in one\n"
+        "window before it is answered 429."),
+    CFG_U(code_fail_window_seconds, 1, 86400,
+        "The window of both limits above, in seconds."),
+    CFG_U(timestamp_seals, 0, 1,
+        "1: licence seals carry an RFC 3161 timestamp from certsvc's own\n"
+        "timestamp authority (CAdES-T); 0: CAdES-BES seals."),
+    CFG_U(timestamp_reports, 0, 1,
+        "1: verification reports carry a timestamp as well (a token\n"
+        "signature per report); 0: they do not."),
 };
 
 #define CFG_NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -286,6 +303,12 @@ cfg_defaults(struct cfg *cfg, const char *data_dir)
 	cfg->db_conns = 8;
 	cfg->audit_checkpoint_events = 1000;
 	cfg->audit_checkpoint_seconds = 3600;
+	cfg->log_file[0] = '\0';
+	cfg->code_fail_limit_client = 20;
+	cfg->code_fail_limit_addr = 20;
+	cfg->code_fail_window_seconds = 300;
+	cfg->timestamp_seals = 1;
+	cfg->timestamp_reports = 0;
 }
 
 /* --- the file ------------------------------------------------------------ */

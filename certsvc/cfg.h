@@ -36,6 +36,12 @@ struct cfg {
 	unsigned db_conns;         /* store connections, default 8 */
 	unsigned audit_checkpoint_events;  /* checkpoint after N events */
 	unsigned audit_checkpoint_seconds; /* or after T seconds */
+	char log_file[PATH_MAX];           /* "" = stderr */
+	unsigned code_fail_limit_client;   /* failed redemptions a window */
+	unsigned code_fail_limit_addr;     /* the same per source address */
+	unsigned code_fail_window_seconds; /* the window of both limits */
+	unsigned timestamp_seals;          /* 1: CAdES-T licence seals */
+	unsigned timestamp_reports;        /* 1: timestamped reports */
 };
 
 /* Fill cfg with defaults for a data dir (no file read). */

@@ -46,6 +46,8 @@ struct svc {
 	struct crypto_cert_cache *certs; /* parsed seal certificates */
 	struct ltype_cache *ltypes;      /* ltype.c: parsed licence types */
 	uint64_t audit_next_check_ns;    /* audit_refresh(): refresher only */
+	struct code_limiter *code_limits; /* pcode.c: failed redemptions */
+	struct tsa_state *tsa;            /* tsa.c: timestamp authority */
 };
 
 enum svc_open_flags {

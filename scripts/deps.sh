@@ -13,6 +13,7 @@ pkgs=(
 	check libsubunit-dev
 	softhsm2 opensc
 	curl ca-certificates jq
+	zbar-tools
 )
 
 missing=()
