@@ -114,6 +114,9 @@ static const struct cfg_key cfg_keys[] = {
     CFG_S(log_file, CFG_PATH, NULL, true,
         "File the log is appended to, one JSON line per record; empty\n"
         "for standard error."),
+    CFG_S(web_dir, CFG_PATH, NULL, true,
+        "Directory of the verification page served at /verify; empty for\n"
+        "the one installed with certsvc."),
     CFG_U(code_fail_limit_client, 1, 1000000,
         "Failed code redemptions a verifier client may make in one\n"
         "window before it is answered 429."),
@@ -304,6 +307,7 @@ cfg_defaults(struct cfg *cfg, const char *data_dir)
 	cfg->audit_checkpoint_events = 1000;
 	cfg->audit_checkpoint_seconds = 3600;
 	cfg->log_file[0] = '\0';
+	cfg->web_dir[0] = '\0';
 	cfg->code_fail_limit_client = 20;
 	cfg->code_fail_limit_addr = 20;
 	cfg->code_fail_window_seconds = 300;

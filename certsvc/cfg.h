@@ -37,6 +37,7 @@ struct cfg {
 	unsigned audit_checkpoint_events;  /* checkpoint after N events */
 	unsigned audit_checkpoint_seconds; /* or after T seconds */
 	char log_file[PATH_MAX];           /* "" = stderr */
+	char web_dir[PATH_MAX];            /* "" = CERTSVC_WEB_DIR */
 	unsigned code_fail_limit_client;   /* failed redemptions a window */
 	unsigned code_fail_limit_addr;     /* the same per source address */
 	unsigned code_fail_window_seconds; /* the window of both limits */
