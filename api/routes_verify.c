@@ -7,6 +7,8 @@
  * member, 404 for an unknown licence_id, 503 when no report key exists yet
  * (the token has not been reachable since certsvcd started).
  */
+#include <stdlib.h>
+
 #include "api/api.h"
 #include "api/routes.h"
 #include "certsvc/verify.h"
@@ -17,7 +19,9 @@ api_verify(struct api_req *req)
 	struct client_principal p;
 	struct cs_err err = {0};
 	enum MHD_Result ret;
-	json_t *body, *out = NULL;
+	json_t *body;
+	char *text = NULL;
+	size_t len = 0;
 	enum cs_rc rc;
 
 	if (!api_authenticate(req, &p, &ret))
@@ -28,12 +32,14 @@ api_verify(struct api_req *req)
 	body = api_json_body(req, &ret);
 	if (body == NULL)
 		return ret;
-	rc = verify_request(req->svc, &p, body, &out, &err);
+	rc = verify_request_text(req->svc, &p, body, &text, &len, &err);
 	json_decref(body);
 	if (rc != CS_OK) {
 		if (err.rc == CS_OK)
 			cs_err_set(&err, rc, "verification failed");
 		return api_reply_rc(req, &err);
 	}
-	return api_reply_json(req, 200, out);
+	ret = api_reply(req, 200, "application/json", text, len);
+	free(text);
+	return ret;
 }

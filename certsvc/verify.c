@@ -798,82 +798,148 @@ verify_checks_json(const struct verify_run *v)
 	return arr;
 }
 
-/* The signed report and the response body around it. */
+/* The signed report of a run and what the response body needs of it. */
+struct verify_signed {
+	char rid[2 + 32 + 1];
+	const char *result;
+	char lid[STORE_LICENCE_ID_MAX]; /* "" when unknown */
+	int ver;
+	json_t *checks;
+	struct buf *b64d, *b64s; /* the report's document and seal */
+};
+
+static void
+verify_signed_release(struct verify_signed *a)
+{
+	json_decref(a->checks);
+	buf_free(a->b64d);
+	buf_free(a->b64s);
+}
+
 static enum cs_rc
-verify_answer(struct verify_run *v, const struct client_principal *p,
-    json_t **out, struct cs_err *err)
+verify_sign(struct verify_run *v, const struct client_principal *p,
+    struct verify_signed *a, struct cs_err *err)
 {
 	unsigned char rnd[16], dmd[32], smd[32];
-	char rid[2 + 2 * sizeof(rnd) + 1], dhex[65], shex[65], now[32];
-	const char *lid = v->from_store ? v->id : v->d.id;
-	int ver = v->from_store ? v->version : v->d.version;
-	const char *result = verify_overall(v);
-	struct buf *rdoc = NULL, *rseal = NULL, *b64d = NULL, *b64s = NULL;
-	json_t *report = NULL, *body = NULL, *checks = NULL;
+	char dhex[65], shex[65], now[32];
+	struct buf *rdoc = NULL, *rseal = NULL;
+	json_t *report = NULL;
 	enum cs_rc rc;
+	const char *lid = v->from_store ? v->id : v->d.id;
 
-	*out = NULL;
+	memset(a, 0, sizeof(*a));
+	if (lid != NULL)
+		cs_strlcpy(a->lid, lid, sizeof(a->lid));
+	a->ver = v->from_store ? v->version : v->d.version;
+	a->result = verify_overall(v);
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1 ||
 	    EVP_Digest(v->doc->data, v->doc->len, dmd, NULL, EVP_sha256(),
 	        NULL) != 1 ||
 	    EVP_Digest(v->seal->data, v->seal->len, smd, NULL, EVP_sha256(),
 	        NULL) != 1)
 		return cs_err_ossl(err, CS_ERR_CRYPTO, "digest or RNG failed");
-	memcpy(rid, "R-", 2);
-	cs_hex(rnd, sizeof(rnd), rid + 2);
+	memcpy(a->rid, "R-", 2);
+	cs_hex(rnd, sizeof(rnd), a->rid + 2);
 	cs_hex(dmd, sizeof(dmd), dhex);
 	cs_hex(smd, sizeof(smd), shex);
 	cs_time_utc(v->now, now, sizeof(now));
-	checks = verify_checks_json(v);
-	if (checks == NULL)
+	a->checks = verify_checks_json(v);
+	if (a->checks == NULL)
 		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
 	report = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:s,s:s,s:O,s:s}",
-	    "format", REPORT_FORMAT, "id", rid, "time", now, "verifier", p->id,
-	    "licence_id", lid != NULL ? json_string(lid) : json_null(),
-	    "version", ver > 0 ? json_integer(ver) : json_null(),
-	    "document_sha256", dhex, "seal_sha256", shex, "checks", checks,
-	    "result", result);
-	if (report == NULL) {
-		rc = cs_err_set(err, CS_ERR_NOMEM, "out of memory");
-		goto out;
-	}
+	    "format", REPORT_FORMAT, "id", a->rid, "time", now, "verifier",
+	    p->id, "licence_id",
+	    a->lid[0] != '\0' ? json_string(a->lid) : json_null(), "version",
+	    a->ver > 0 ? json_integer(a->ver) : json_null(), "document_sha256",
+	    dhex, "seal_sha256", shex, "checks", a->checks, "result",
+	    a->result);
+	if (report == NULL)
+		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
 	rc = report_sign(v->svc, report, &rdoc, &rseal, err);
-	if (rc != CS_OK)
-		goto out;
-	rc = crypto_b64_encode(rdoc->data, rdoc->len, &b64d, err);
-	if (rc == CS_OK)
-		rc = crypto_b64_encode(rseal->data, rseal->len, &b64s, err);
-	if (rc != CS_OK)
-		goto out;
-	body = json_pack("{s:s,s:O,s:o,s:o,s:{s:s,s:s,s:s,s:s}}", "result",
-	    result, "checks", checks, "licence_id",
-	    lid != NULL ? json_string(lid) : json_null(), "version",
-	    ver > 0 ? json_integer(ver) : json_null(), "report", "format",
-	    ENVELOPE_FORMAT, "id", rid, "document", (const char *)b64d->data,
-	    "seal", (const char *)b64s->data);
-	if (body == NULL) {
-		rc = cs_err_set(err, CS_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	*out = body;
-out:
-	json_decref(checks);
 	json_decref(report);
+	if (rc == CS_OK)
+		rc = crypto_b64_encode(rdoc->data, rdoc->len, &a->b64d, err);
+	if (rc == CS_OK)
+		rc = crypto_b64_encode(rseal->data, rseal->len, &a->b64s, err);
 	buf_free(rdoc);
 	buf_free(rseal);
-	buf_free(b64d);
-	buf_free(b64s);
 	return rc;
 }
 
-enum cs_rc
-verify_request(struct svc *svc, const struct client_principal *p,
-    const json_t *req, json_t **out, struct cs_err *err)
+/* The response body without its report, or with it when with_report. */
+static json_t *
+verify_body(const struct verify_signed *a, bool with_report)
+{
+	json_t *body;
+
+	body = json_pack("{s:s,s:O,s:o,s:o}", "result", a->result, "checks",
+	    a->checks, "licence_id",
+	    a->lid[0] != '\0' ? json_string(a->lid) : json_null(), "version",
+	    a->ver > 0 ? json_integer(a->ver) : json_null());
+	if (body != NULL && with_report &&
+	    json_object_set_new(body, "report",
+	        json_pack("{s:s,s:s,s:s,s:s}", "format", ENVELOPE_FORMAT, "id",
+	            a->rid, "document", (const char *)a->b64d->data, "seal",
+	            (const char *)a->b64s->data)) != 0) {
+		json_decref(body);
+		body = NULL;
+	}
+	return body;
+}
+
+/*
+ * The whole body as text: the members without the report through
+ * json_dumps, then the report appended as it is.  Its base64 and its id
+ * need no escaping, and they are most of the body: jansson would look at
+ * each of those bytes once more for nothing.
+ */
+static enum cs_rc
+verify_text(
+    const struct verify_signed *a, char **text, size_t *len, struct cs_err *err)
+{
+	json_t *body = verify_body(a, false);
+	char *head = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+	size_t hlen, n;
+	char *t;
+	int w;
+
+	json_decref(body);
+	if (head == NULL)
+		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
+	hlen = strlen(head); /* "{...}": the closing brace is replaced */
+	n = hlen + a->b64d->len + a->b64s->len + 128;
+	t = malloc(n);
+	if (t == NULL) {
+		free(head);
+		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
+	}
+	w = snprintf(t, n,
+	    "%.*s,\"report\":{\"format\":\"%s\",\"id\":\"%s\","
+	    "\"document\":\"%s\",\"seal\":\"%s\"}}",
+	    (int)(hlen - 1), head, ENVELOPE_FORMAT, a->rid,
+	    (const char *)a->b64d->data, (const char *)a->b64s->data);
+	free(head);
+	if (w < 0 || (size_t)w >= n) {
+		free(t);
+		return cs_err_set(err, CS_ERR_NOMEM, "response too long");
+	}
+	*text = t;
+	*len = (size_t)w;
+	return CS_OK;
+}
+
+/*
+ * Run every check for req; then *a holds the signed report (release it
+ * with verify_signed_release, also on failure).
+ */
+static enum cs_rc
+verify_run(struct svc *svc, const struct client_principal *p, const json_t *req,
+    struct verify_signed *a, struct cs_err *err)
 {
 	struct verify_run *v;
 	enum cs_rc rc;
 
-	*out = NULL;
+	memset(a, 0, sizeof(*a));
 	if (p == NULL || p->role != CLIENT_VERIFIER)
 		return cs_err_set(err, CS_ERR_DENIED,
 		    "only verifier clients verify licences");
@@ -901,12 +967,46 @@ verify_request(struct svc *svc, const struct client_principal *p,
 		goto out;
 	check_validity(v);
 	check_timestamp(v);
-	rc = verify_answer(v, p, out, err);
+	rc = verify_sign(v, p, a, err);
 out:
 	crypto_cms_result_release(&v->cms);
 	json_decref(v->d.root);
 	buf_free(v->doc);
 	buf_free(v->seal);
 	free(v);
+	return rc;
+}
+
+enum cs_rc
+verify_request(struct svc *svc, const struct client_principal *p,
+    const json_t *req, json_t **out, struct cs_err *err)
+{
+	struct verify_signed a;
+	enum cs_rc rc;
+
+	*out = NULL;
+	rc = verify_run(svc, p, req, &a, err);
+	if (rc == CS_OK) {
+		*out = verify_body(&a, true);
+		if (*out == NULL)
+			rc = cs_err_set(err, CS_ERR_NOMEM, "out of memory");
+	}
+	verify_signed_release(&a);
+	return rc;
+}
+
+enum cs_rc
+verify_request_text(struct svc *svc, const struct client_principal *p,
+    const json_t *req, char **text, size_t *len, struct cs_err *err)
+{
+	struct verify_signed a;
+	enum cs_rc rc;
+
+	*text = NULL;
+	*len = 0;
+	rc = verify_run(svc, p, req, &a, err);
+	if (rc == CS_OK)
+		rc = verify_text(&a, text, len, err);
+	verify_signed_release(&a);
 	return rc;
 }

@@ -26,4 +26,14 @@ enum cs_rc verify_request(struct svc *svc, const struct client_principal *p,
     const json_t *req, json_t **out, struct cs_err *err)
     __attribute__((warn_unused_result));
 
+/*
+ * verify_request() with the answer as compact JSON text (*text given,
+ * free(); *len its length): the same members, the report's base64 written
+ * in as it is rather than passed through json_dumps (it is most of the
+ * body).  What POST /v1/verify sends.
+ */
+enum cs_rc verify_request_text(struct svc *svc,
+    const struct client_principal *p, const json_t *req, char **text,
+    size_t *len, struct cs_err *err) __attribute__((warn_unused_result));
+
 #endif

@@ -20,7 +20,7 @@
 #include "crypto/crypto.h"
 
 /* All ones when lo <= c <= hi, else 0 (c, lo, hi small), no branch. */
-static unsigned
+static inline __attribute__((always_inline)) unsigned
 b64_in(unsigned c, unsigned lo, unsigned hi)
 {
 	return 0U -
@@ -28,7 +28,7 @@ b64_in(unsigned c, unsigned lo, unsigned hi)
 }
 
 /* The character of 6-bit value v. */
-static unsigned char
+static inline __attribute__((always_inline)) unsigned char
 b64_char(unsigned v)
 {
 	unsigned c = 0;
@@ -42,7 +42,7 @@ b64_char(unsigned v)
 }
 
 /* The 6-bit value of c; *bad gets all ones unless c is in the alphabet. */
-static unsigned
+static inline __attribute__((always_inline)) unsigned
 b64_value(unsigned c, unsigned *bad)
 {
 	unsigned v = 0, ok = 0, m;
