@@ -827,6 +827,22 @@ pki_answer_error(struct pkistatus *p, int which, int status,
 	return CS_OK;
 }
 
+/* Seconds added to the clock of the answers, for tests (pkistatus.h). */
+static _Atomic int64_t pki_skew;
+
+void
+pkistatus_test_skew_set(int64_t seconds)
+{
+	pki_skew = seconds;
+}
+
+/* The clock the answers are judged by: never one past its nextUpdate. */
+static int64_t
+pki_now(void)
+{
+	return (int64_t)time(NULL) + pki_skew;
+}
+
 enum cs_rc
 pkistatus_ocsp(struct svc *svc, const uint8_t *req, size_t len,
     struct pkistatus_answer *a, struct cs_err *err)
@@ -834,7 +850,7 @@ pkistatus_ocsp(struct svc *svc, const uint8_t *req, size_t len,
 	struct pkistatus *p = svc->pki;
 	struct crypto_ocsp_key key;
 	const struct pki_resp *r;
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = pki_now();
 	int which = -1;
 
 	memset(a, 0, sizeof(*a));
@@ -884,7 +900,7 @@ pkistatus_crl(struct svc *svc, const char *name, struct pkistatus_answer *a,
 {
 	struct pkistatus *p = svc->pki;
 	const struct pki_crl *c;
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = pki_now();
 	enum cs_rc rc = CS_OK;
 	int ca;
 
@@ -947,6 +963,34 @@ pkistatus_stats(
 		*responses = p->snap->n;
 		*gen = p->snap->gen;
 		*crl_number = p->snap->crl[PKI_ISSUING].number;
+	}
+	pthread_rwlock_unlock(&p->lock);
+}
+
+void
+pkistatus_times(struct svc *svc, struct pkistatus_times *t)
+{
+	struct pkistatus *p = svc != NULL ? svc->pki : NULL;
+	const struct pki_snap *s;
+	size_t i;
+
+	memset(t, 0, sizeof(*t));
+	if (p == NULL)
+		return;
+	pthread_rwlock_rdlock(&p->lock);
+	s = p->snap;
+	for (i = 0; s != NULL && i < s->n; i++) {
+		if (t->ocsp_oldest == 0 ||
+		    s->resp[i].this_update < t->ocsp_oldest)
+			t->ocsp_oldest = s->resp[i].this_update;
+		if (t->ocsp_next == 0 || s->resp[i].next_update < t->ocsp_next)
+			t->ocsp_next = s->resp[i].next_update;
+	}
+	for (i = 0; s != NULL && i < PKI_NCA; i++) {
+		if (s->crl[i].der == NULL)
+			continue;
+		t->crl_this[i] = s->crl[i].this_update;
+		t->crl_next[i] = s->crl[i].next_update;
 	}
 	pthread_rwlock_unlock(&p->lock);
 }

@@ -79,4 +79,22 @@ void pkistatus_answer_release(struct pkistatus_answer *a);
 void pkistatus_stats(
     struct svc *svc, size_t *responses, int64_t *gen, int64_t *crl_number);
 
+/*
+ * The times of what is pre-signed, for /metrics: the oldest thisUpdate
+ * and the soonest nextUpdate among the OCSP responses, and per CA ("root",
+ * "issuing": index 0, 1) the CRL's; 0 where nothing is signed yet.
+ */
+struct pkistatus_times {
+	int64_t ocsp_oldest, ocsp_next;
+	int64_t crl_this[2], crl_next[2];
+};
+void pkistatus_times(struct svc *svc, struct pkistatus_times *t);
+
+/*
+ * Tests only: judge the answers of pkistatus_ocsp() and pkistatus_crl()
+ * as if the clock were seconds ahead (0 to stop), so that a test can show
+ * that nothing is served past its nextUpdate.
+ */
+void pkistatus_test_skew_set(int64_t seconds);
+
 #endif

@@ -526,6 +526,40 @@ START_TEST(service_cert_store_functions)
 }
 END_TEST
 
+/* Nothing is served at or past its nextUpdate, whatever the refresher does. */
+START_TEST(never_served_past_next_update)
+{
+	struct pkistatus_answer a, crl;
+	int64_t now = (int64_t)time(NULL);
+	X509 *x = seal_cert(seal_a);
+	int st, re;
+
+	refresh();
+	ck_assert_int_eq(ask(x, svc->issuing, EVP_sha256(), &st, &re, &a), 0);
+	ck_assert_int_eq(pkistatus_crl(svc, "issuing", &crl, NULL), CS_OK);
+	/* One second before: still the signed answers. */
+	pkistatus_test_skew_set(a.next_update - 1 - now);
+	ck_assert_int_eq(ask(x, svc->issuing, EVP_sha256(), &st, &re, NULL), 0);
+	pkistatus_test_skew_set(crl.next_update - 1 - now);
+	pkistatus_answer_release(&crl);
+	ck_assert_int_eq(pkistatus_crl(svc, "issuing", &crl, NULL), CS_OK);
+	/* At nextUpdate and after: tryLater, and no CRL (503). */
+	pkistatus_test_skew_set(a.next_update - now);
+	ck_assert_int_eq(ask(x, svc->issuing, EVP_sha256(), &st, &re, NULL), 3);
+	pkistatus_test_skew_set(a.next_update + 86400 - now);
+	ck_assert_int_eq(ask(x, svc->issuing, EVP_sha1(), &st, &re, NULL), 3);
+	pkistatus_test_skew_set(crl.next_update - now);
+	pkistatus_answer_release(&crl);
+	ck_assert_int_eq(
+	    pkistatus_crl(svc, "issuing", &crl, NULL), CS_ERR_TOKEN);
+	pkistatus_test_skew_set(0);
+	ck_assert_int_eq(ask(x, svc->issuing, EVP_sha256(), &st, &re, NULL), 0);
+	pkistatus_answer_release(&a);
+	pkistatus_answer_release(&crl);
+	X509_free(x);
+}
+END_TEST
+
 static Suite *
 pkistatus_suite(void)
 {
@@ -543,6 +577,7 @@ pkistatus_suite(void)
 	tcase_add_test(tc, responder_near_its_end_is_renewed);
 	tcase_add_test(tc, store_failure_keeps_old_answers);
 	tcase_add_test(tc, service_cert_store_functions);
+	tcase_add_test(tc, never_served_past_next_update);
 	suite_add_tcase(s, tc);
 	return s;
 }
