@@ -7,6 +7,8 @@
 #   make run        deps + build + init --demo ./var if missing + certsvcd
 #   make bench      benchmarks (see BENCHMARKS.md)
 #   make lint       clang-format --dry-run and cppcheck
+#   make soak       10 minutes of load, 50 kills, e2e under valgrind
+#   make install    PREFIX=/usr/local DESTDIR= (docs/operations.md)
 #
 # O=DIR puts every output under DIR (several builds can share one tree);
 # SANITIZE=address,undefined builds with the sanitizers.
@@ -64,13 +66,29 @@ LIBS_TOOLS  := $(LIB_TOOLS) $(LIBS_CORE)
 
 BINS := $(O)/certsvcd $(O)/certsvc-admin
 
-.PHONY: all test check run deps bench lint clean e2e suites fuzz
+.PHONY: all test check run deps bench lint clean e2e suites fuzz install
 .DEFAULT_GOAL := all
 all: $(BINS) $(O)/tests/p11fault.so
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# Where certsvcd finds the verification page when certsvc.conf names no
+# web_dir: the repo's web/ by default (issue #9 installs to PREFIX/share).
+PREFIX ?= /usr/local
+ifneq ($(filter install,$(MAKECMDGOALS)),)
+WEBDIR ?= $(DATAROOTDIR)/certsvc/web
+endif
+WEBDIR ?= $(CURDIR)/web
+$(O)/obj/api/routes_web.o: CPPFLAGS += -DCERTSVC_WEB_DIR=\"$(WEBDIR)\"
+# Rebuilt when WEBDIR changes (make, then make install, in one O).
+$(O)/obj/api/routes_web.o: $(O)/webdir.stamp
+$(O)/webdir.stamp: FORCE
+	@mkdir -p $(O)
+	@[ "$$(cat $@ 2>/dev/null)" = '$(WEBDIR)' ] || echo '$(WEBDIR)' >$@
+.PHONY: FORCE
+FORCE:
 
 define mklib
 $(1): $(call obj,$(2))
@@ -148,6 +166,58 @@ $(O)/bench/%: bench/%.c $(LIBS_API)
 bench: deps $(BENCH_BINS) all
 	O=$(O) scripts/run-bench.sh
 
+# --- fuzzing: fuzz/ (docs/robustness.md) ------------------------------------
+#   make fuzz          every target of fuzz/targets, FUZZ_SECONDS (600) each
+#   make fuzz-short    regression inputs, then 20 s each (make check runs it)
+#   make fuzz-regress  fuzz/regress/<target>/ inputs only
+#   make fuzz-seeds    remake the signed seeds and fuzz/data (make-seeds.sh)
+# Built by clang into FUZZ_O (build-fuzz): the project with
+# -fsanitize=fuzzer-no-link,address,undefined, each fuzz/fuzz_<name>.c
+# linked with -fsanitize=fuzzer.  A crash fails make.
+FUZZ_O       ?= build-fuzz
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS := $(shell sed -n 's/^\([a-z0-9_]*\) [0-9].*/\1/p' fuzz/targets \
+                  2>/dev/null)
+FUZZ_MAKE    := $(MAKE) O=$(FUZZ_O) CC=clang \
+                  SANITIZE=fuzzer-no-link,address,undefined
+FUZZ_DEFS    := -DFUZZ_DATA_DIR='"$(CURDIR)/fuzz/data"'
+
+$(O)/obj/fuzz/harness.o: CPPFLAGS += $(FUZZ_DEFS)
+$(O)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(call obj,fuzz/harness.c) \
+    $(LIB_API) $(LIBS_TOOLS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ \
+	    $(filter-out %.h,$^) $(LDLIBS)
+$(O)/fuzz/seedgen: fuzz/seedgen.c $(LIBS_CORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+.PHONY: fuzz-build fuzz-bins fuzz-short fuzz-regress fuzz-seeds
+fuzz-bins: $(patsubst %,$(O)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+fuzz-build:
+	$(FUZZ_MAKE) fuzz-bins
+fuzz: fuzz-build
+	O=$(FUZZ_O) FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
+fuzz-short: fuzz-build
+	O=$(FUZZ_O) FUZZ_SECONDS=20 fuzz/run.sh
+fuzz-regress: fuzz-build
+	O=$(FUZZ_O) FUZZ_SECONDS=0 fuzz/run.sh
+fuzz-seeds:
+	$(FUZZ_MAKE) $(FUZZ_O)/fuzz/seedgen
+	O=$(FUZZ_O) fuzz/make-seeds.sh
+
+# --- soak: the long forms of issue #8's tests (docs/robustness.md) ----------
+#   make soak   SOAK_SECONDS (600) of mixed load at 80 % of the measured
+#               maximum, crash.sh with CRASH_ROUNDS (50) kills, then every
+#               e2e script with certsvcd under valgrind (scripts/soak.sh)
+SOAK_SECONDS ?= 600
+CRASH_ROUNDS ?= 50
+.PHONY: soak
+soak: all
+	O=$(O) SOAK_SECONDS=$(SOAK_SECONDS) scripts/soak.sh load
+	O=$(O) CRASH_ROUNDS=$(CRASH_ROUNDS) bash tests/e2e/crash.sh
+	O=$(O) scripts/soak.sh valgrind
+
 # --- the two commands of README.md ------------------------------------------
 deps:
 	scripts/deps.sh
@@ -157,6 +227,7 @@ check: deps
 	$(MAKE) test
 	$(MAKE) O=build-asan SANITIZE=address,undefined test
 	$(MAKE) e2e
+	$(MAKE) fuzz-short
 
 run: deps
 	$(MAKE) all
@@ -169,6 +240,41 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	    --inline-suppr -I. $(BASE_SRC) $(CORE_SRC) $(P11_SRC) \
 	    $(CRYPTO_SRC) api tools
+
+# --- install (issue #9; docs/operations.md) ---------------------------------
+#   make install PREFIX=/usr/local DESTDIR=
+# Binaries in sbin (administration, man section 8), the verification page,
+# the example config and docs, the man pages and the systemd files.
+SBINDIR     ?= $(PREFIX)/sbin
+DATAROOTDIR ?= $(PREFIX)/share
+MANDIR      ?= $(DATAROOTDIR)/man
+DOCDIR      ?= $(DATAROOTDIR)/doc/certsvc
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+INSTALL     ?= install
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) \
+	    $(DESTDIR)$(DATAROOTDIR)/certsvc/web $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	$(INSTALL) -m 0755 $(O)/certsvcd $(O)/certsvc-admin $(DESTDIR)$(SBINDIR)/
+	cd web && find . -type f | while read -r f; do \
+	    $(INSTALL) -D -m 0644 "$$f" "$(DESTDIR)$(DATAROOTDIR)/certsvc/web/$$f" \
+	    || exit 1; done
+	$(INSTALL) -m 0644 docs/certsvc.conf.example docs/operations.md \
+	    $(DESTDIR)$(DOCDIR)/
+	$(INSTALL) -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	$(INSTALL) -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	for u in certsvcd.service certsvc-backup.service certsvc-backup.timer; do \
+	    sed 's|/usr/sbin/|$(SBINDIR)/|g' contrib/$$u \
+	        >$(DESTDIR)$(UNITDIR)/$$u && \
+	    chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; done
+	$(INSTALL) -m 0644 contrib/certsvc.sysusers \
+	    $(DESTDIR)$(SYSUSERSDIR)/certsvc.conf
+	$(INSTALL) -m 0644 contrib/certsvc.tmpfiles \
+	    $(DESTDIR)$(TMPFILESDIR)/certsvc.conf
 
 clean:
 	rm -rf build build-asan

@@ -32,6 +32,8 @@ struct api_req {
 	int status; /* status of the response queued */
 	uint64_t start_ns;
 	char request_id[33];
+	/* The authenticated client (api_authenticate), "" before: logs. */
+	char client_id[STORE_CODE_MAX];
 };
 
 typedef enum MHD_Result (*api_handler_fn)(struct api_req *req);
@@ -52,6 +54,9 @@ struct api_options {
 	size_t max_body;
 	unsigned conn_timeout_s;
 	unsigned conn_limit;
+	/* PEM texts (lent until api_server_stop); both set: HTTPS only. */
+	const char *tls_cert_pem;
+	const char *tls_key_pem;
 };
 
 /*
@@ -99,7 +104,16 @@ json_t *api_json_body(struct api_req *req, enum MHD_Result *ret);
 /* The path after prefix (which url starts with), e.g. an id. */
 const char *api_path_rest(const struct api_req *req, const char *prefix);
 
-/* Write the HTTP request counters in Prometheus text format. */
+/*
+ * Write the HTTP request counters and the latency histograms per route in
+ * Prometheus text format.
+ */
 enum cs_rc api_metrics_http(struct api_server *srv, struct buf *out);
+
+/*
+ * Token signatures by key purpose, the audit trail and the age of what is
+ * pre-signed (api/metrics.c, docs/observability.md).
+ */
+enum cs_rc api_metrics_evidence(struct api_req *req, struct buf *out);
 
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <openssl/crypto.h>
 
@@ -19,6 +20,8 @@
 #include "certsvc/ca.h"
 #include "certsvc/log.h"
 #include "certsvc/svc.h"
+
+#define TLS_PEM_MAX (256 * 1024)
 
 static void
 usage(FILE *f)
@@ -34,6 +37,9 @@ usage(FILE *f)
 	      "\n"
 	      "The token PIN comes from the config's pin_file or from "
 	      "CERTSVC_PIN.\n"
+	      "SIGHUP reopens log_file (after logrotate moved it) and "
+	      "brings the pre-signed\n"
+	      "OCSP responses, CRLs and status lists up to date at once.\n"
 	      "Exit codes: 0 clean shutdown, 1 start-up failure, 2 usage.\n",
 	    f);
 }
@@ -47,6 +53,37 @@ no_core_dumps(void)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
+/*
+ * HTTPS: tls_cert and tls_key both set, or neither.  The key must not be
+ * readable by group or others, like pin_file.
+ */
+static enum cs_rc
+tls_load(const struct cfg *cfg, struct buf **cert, struct buf **key,
+    struct cs_err *err)
+{
+	struct stat st;
+	enum cs_rc rc;
+
+	*cert = *key = NULL;
+	if (cfg->tls_cert[0] == '\0' && cfg->tls_key[0] == '\0')
+		return CS_OK;
+	if (cfg->tls_cert[0] == '\0' || cfg->tls_key[0] == '\0')
+		return cs_err_set(
+		    err, CS_ERR_INVALID, "tls_cert and tls_key go together");
+	if (stat(cfg->tls_key, &st) != 0 || (st.st_mode & 077) != 0)
+		return cs_err_set(err, CS_ERR_INVALID,
+		    "tls_key '%s' must exist with mode 0600 or stricter",
+		    cfg->tls_key);
+	rc = cs_file_read(cfg->tls_cert, TLS_PEM_MAX, cert, err);
+	if (rc == CS_OK)
+		rc = cs_file_read(cfg->tls_key, TLS_PEM_MAX, key, err);
+	if (rc != CS_OK) {
+		buf_free(*cert);
+		*cert = NULL;
+	}
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -58,12 +95,13 @@ main(int argc, char **argv)
 	char config[PATH_MAX];
 	struct api_options opts;
 	struct api_server *srv = NULL;
+	struct buf *tls_cert = NULL, *tls_key = NULL;
 	struct svc *svc = NULL;
 	struct cs_err err = {0};
 	enum cs_log_level level;
 	const char *data;
 	sigset_t sigs;
-	int ch, sig, status = 1;
+	int ch, sig = 0, status = 1;
 
 	data = getenv("CERTSVC_DATA");
 	snprintf(config, sizeof(config), "%s/certsvc.conf",
@@ -97,6 +135,7 @@ main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP); /* reopen log_file (logrotate) */
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -106,6 +145,10 @@ main(int argc, char **argv)
 	}
 	if (cs_log_level_parse(svc->cfg.log_level, &level))
 		cs_log_set_level(level);
+	if (cs_log_open(svc->cfg.log_file, &err) != CS_OK) {
+		cs_log(CS_LOG_ERR, "cannot start: %s", err.msg);
+		goto out;
+	}
 	if (svc->root == NULL)
 		cs_log(CS_LOG_WARN, "no CA yet: run 'certsvc-admin ca init'");
 	else if (ca_export_files(svc, &err) != CS_OK)
@@ -118,18 +161,32 @@ main(int argc, char **argv)
 	opts.listen = svc->cfg.listen;
 	opts.threads = svc->cfg.http_threads;
 	opts.max_body = svc->cfg.max_body;
+	opts.conn_timeout_s = svc->cfg.http_conn_timeout;
+	opts.conn_limit = svc->cfg.http_conn_limit;
+	if (tls_load(&svc->cfg, &tls_cert, &tls_key, &err) != CS_OK) {
+		cs_log(CS_LOG_ERR, "cannot start: %s", err.msg);
+		goto out;
+	}
+	opts.tls_cert_pem = tls_cert != NULL ? (char *)tls_cert->data : NULL;
+	opts.tls_key_pem = tls_key != NULL ? (char *)tls_key->data : NULL;
 	if (api_server_start(svc, &opts, &srv, &err) != CS_OK) {
 		cs_log(CS_LOG_ERR, "cannot start: %s", err.msg);
 		goto out;
 	}
 	cs_log(CS_LOG_INFO, "listening on %s (port %u)", svc->cfg.listen,
 	    api_server_port(srv));
-	if (sigwait(&sigs, &sig) != 0)
-		sig = 0;
+	while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
+		if (cs_log_reopen(&err) != CS_OK)
+			cs_log(CS_LOG_ERR, "%s", err.msg);
+		cs_log(CS_LOG_INFO, "SIGHUP: reloading pre-signed data");
+		svc_refresher_reload(svc); /* re-sign what changed, now */
+	}
 	cs_log(CS_LOG_INFO, "signal %d: shutting down", sig);
 	status = 0;
 out:
 	api_server_stop(srv);
+	buf_free(tls_key); /* wipes it */
+	buf_free(tls_cert);
 	svc_free(svc);
 	if (status == 0)
 		cs_log(CS_LOG_INFO, "stopped");

@@ -40,6 +40,7 @@ enum MHD_Result api_codes_redeem(struct api_req *req);
 /* routes_web.c: the verification page and its static files */
 enum MHD_Result api_web_page(struct api_req *req);
 enum MHD_Result api_web_static(struct api_req *req);
+enum MHD_Result api_web_verify(struct api_req *req); /* public */
 
 /* routes_tsa.c: the RFC 3161 timestamp authority (issue #7) */
 enum MHD_Result api_tsa(struct api_req *req);

@@ -8,7 +8,9 @@
 
 #include "api/api.h"
 #include "api/routes.h"
+#include "certsvc/ca.h"
 #include "certsvc/licence.h"
+#include "certsvc/txbatch.h"
 #include "crypto/crypto.h"
 #include "pkcs11/p11.h"
 
@@ -36,22 +38,32 @@ api_readyz(struct api_req *req)
 	        ca_ok ? "ok" : "missing"));
 }
 
-/* GET /ca/{root,issuing}.{pem,cer} (RFC 2585 type for DER). */
+/*
+ * GET /ca/{name}.{pem,cer} (RFC 2585 type for DER): root, issuing and the
+ * issuing CAs of rollovers (issuing-2, ...; certsvc/ca.h).
+ */
 static enum MHD_Result
 api_ca_cert(struct api_req *req)
 {
 	const char *name = req->url + strlen("/ca/");
+	const struct ca_entry *ca = NULL;
+	char base[STORE_NAME_MAX];
 	struct cs_err err = {0};
 	struct buf *out = NULL;
 	enum MHD_Result ret;
+	size_t len = strlen(name);
 	X509 *cert = NULL;
 	bool pem;
 
-	if (strcmp(name, "root.pem") == 0 || strcmp(name, "root.cer") == 0)
-		cert = req->svc->root;
-	else if (strcmp(name, "issuing.pem") == 0 ||
-	    strcmp(name, "issuing.cer") == 0)
-		cert = req->svc->issuing;
+	if (len > 4 && len - 4 < sizeof(base) &&
+	    (strcmp(name + len - 4, ".pem") == 0 ||
+	        strcmp(name + len - 4, ".cer") == 0)) {
+		memcpy(base, name, len - 4);
+		base[len - 4] = '\0';
+		ca = ca_by_name(req->svc, base);
+	}
+	if (ca != NULL)
+		cert = ca->cert;
 	if (cert == NULL)
 		return api_reply_error(
 		    req, 404, "not_found", "no certificate '%s'", name);
@@ -111,6 +123,13 @@ api_metrics_token(struct api_req *req, struct buf *out)
 	    (unsigned long long)s.pool_timeouts,
 	    (unsigned long long)s.recoveries, st.pool_size, st.pool_idle,
 	    st.present ? 1 : 0);
+	if (rc == CS_OK)
+		rc = buf_printf(out,
+		    "# HELP certsvc_token_pool_shed_total Session check-outs "
+		    "refused at once: token_queue_max were waiting.\n"
+		    "# TYPE certsvc_token_pool_shed_total counter\n"
+		    "certsvc_token_pool_shed_total %llu\n",
+		    (unsigned long long)s.pool_shed);
 	return rc;
 }
 
@@ -118,14 +137,15 @@ api_metrics_token(struct api_req *req, struct buf *out)
 static enum cs_rc
 api_metrics_batches(struct api_req *req, struct buf *out)
 {
-	struct licence_batch_stats b;
+	struct txbatch_stats b;
 
-	licence_batch_stats(req->svc, &b);
+	txbatch_stats(req->svc, &b);
 	return buf_printf(out,
-	    "# HELP certsvc_store_batches_total Issuance transactions "
-	    "(group commits).\n# TYPE certsvc_store_batches_total counter\n"
+	    "# HELP certsvc_store_batches_total Shared write transactions "
+	    "(group commits: issuances, redemptions).\n# TYPE "
+	    "certsvc_store_batches_total counter\n"
 	    "certsvc_store_batches_total %llu\n"
-	    "# HELP certsvc_store_batch_jobs_total Issuances written in "
+	    "# HELP certsvc_store_batch_jobs_total Writes done in "
 	    "them.\n# TYPE certsvc_store_batch_jobs_total counter\n"
 	    "certsvc_store_batch_jobs_total %llu\n",
 	    (unsigned long long)b.batches, (unsigned long long)b.jobs);
@@ -140,7 +160,8 @@ api_metrics(struct api_req *req)
 	out = buf_new(4096);
 	if (out == NULL || api_metrics_http(req->srv, out) != CS_OK ||
 	    api_metrics_token(req, out) != CS_OK ||
-	    api_metrics_batches(req, out) != CS_OK) {
+	    api_metrics_batches(req, out) != CS_OK ||
+	    api_metrics_evidence(req, out) != CS_OK) {
 		buf_free(out);
 		return api_reply_error(
 		    req, 500, "out_of_memory", "cannot render metrics");
@@ -161,7 +182,7 @@ const struct api_route api_routes[] = {
     {"GET", "/v1/holder/licences", "/v1/holder/licences", api_holder_licences},
     {"POST", "/v1/licences/*", "/v1/licences/{id}/{action}",
         api_licence_action},
-    {"POST", "/v1/holder/objections", "/v1/holder/objections",
+    {"POST", "/v1/holder/objections", "POST /v1/holder/objections",
         api_holder_objection_file},
     {"GET", "/v1/holder/objections", "/v1/holder/objections",
         api_holder_objections},
@@ -173,7 +194,8 @@ const struct api_route api_routes[] = {
     {"GET", "/ocsp/*", "/ocsp/{request}", api_ocsp_get},
     {"GET", "/crl/*", "/crl/{ca}.crl", api_crl},
     {"GET", "/v1/status-lists/*", "/v1/status-lists/{n}", api_status_list},
-    {"POST", "/v1/holder/codes", "/v1/holder/codes", api_holder_code_create},
+    {"POST", "/v1/holder/codes", "POST /v1/holder/codes",
+        api_holder_code_create},
     {"GET", "/v1/holder/codes", "/v1/holder/codes", api_holder_codes_list},
     {"GET", "/v1/holder/codes/*", "/v1/holder/codes/{id}/{qr}",
         api_holder_code_get},
@@ -183,6 +205,7 @@ const struct api_route api_routes[] = {
     {"GET", "/v1/usage", "/v1/usage", api_usage_list},
     {"POST", "/v1/codes/redeem", "/v1/codes/redeem", api_codes_redeem},
     {"GET", "/verify", "/verify", api_web_page},
+    {"POST", "/verify", "POST /verify", api_web_verify},
     {"GET", "/static/*", "/static/{file}", api_web_static},
     {"POST", "/tsa", "/tsa", api_tsa},
     {NULL, NULL, NULL, NULL},

@@ -1,7 +1,10 @@
 /*
  * server.c: libmicrohttpd set-up, routing, body limits and the error shape
- * {"error":{"code","message"}} of every failure.  Counters are atomics
- * indexed by route and status, so /metrics costs no lock on the hot path.
+ * {"error":{"code","message"}} of every failure.  Counters and latency
+ * histograms are atomics indexed by route and status, so /metrics costs no
+ * lock on the hot path.  Every request ends with one log record (request
+ * id, route, method, path, status, latency, client id): never a header, a
+ * body or a query string, so no secret and no holder identifier.
  */
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -35,7 +38,8 @@ struct api_server {
 	unsigned port;
 	/* [route][status index]; the last status column counts "other". */
 	atomic_uint_fast64_t requests[API_MAX_ROUTES][API_NSTATUS + 1];
-	uint64_t rid_prefix; /* api_request_id() */
+	struct cs_hist latency[API_MAX_ROUTES]; /* by route */
+	uint64_t rid_prefix;                    /* api_request_id() */
 	atomic_uint_fast64_t rid_next;
 };
 
@@ -48,6 +52,17 @@ api_status_index(int status)
 		if (api_status_codes[i] == status)
 			return (int)i;
 	return (int)API_NSTATUS;
+}
+
+/* Whether url is r's path, or starts with it when it ends in '*'. */
+static bool
+api_route_matches(const struct api_route *r, const char *url)
+{
+	size_t n = strlen(r->path);
+
+	if (n > 0 && r->path[n - 1] == '*')
+		return strncmp(url, r->path, n - 1) == 0;
+	return strcmp(url, r->path) == 0;
 }
 
 enum MHD_Result
@@ -89,7 +104,7 @@ api_reply_ex(struct api_req *req, int status, const char *content_type,
 		const struct api_route *r;
 
 		for (r = api_routes; r->method != NULL; r++) {
-			if (strcmp(r->path, req->url) != 0 ||
+			if (!api_route_matches(r, req->url) ||
 			    strstr(allow, r->method) != NULL)
 				continue;
 			if (allow[0] != '\0')
@@ -97,6 +112,9 @@ api_reply_ex(struct api_req *req, int status, const char *content_type,
 				    sizeof(allow) - strlen(allow) - 1);
 			strncat(allow, r->method,
 			    sizeof(allow) - strlen(allow) - 1);
+			if (strcmp(r->method, "GET") == 0)
+				strncat(allow, ", HEAD",
+				    sizeof(allow) - strlen(allow) - 1);
 		}
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
 	}
@@ -122,37 +140,61 @@ api_reply_json(struct api_req *req, int status, json_t *obj)
 	return ret;
 }
 
+/* The answer when not even the error can be encoded. */
+static const char api_oom[] =
+    "{\"error\":{\"code\":\"out_of_memory\",\"message\":\"\"}}";
+
+/* {"error":{"code","message"}} with status and headers (may be NULL). */
+static enum MHD_Result
+api_reply_error_hdr(struct api_req *req, int status, const char *const *headers,
+    const char *code, const char *msg)
+{
+	enum MHD_Result ret;
+	json_t *obj;
+	char *text;
+
+	obj = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+	text = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
+	json_decref(obj);
+	if (text == NULL)
+		return api_reply(
+		    req, 500, "application/json", api_oom, sizeof(api_oom) - 1);
+	ret = api_reply_ex(
+	    req, status, "application/json", text, strlen(text), headers);
+	free(text);
+	return ret;
+}
+
 enum MHD_Result
 api_reply_error(
     struct api_req *req, int status, const char *code, const char *fmt, ...)
 {
 	char msg[CS_ERR_MSG_MAX];
-	enum MHD_Result ret;
-	json_t *obj;
-	char *text;
+	struct cs_err e = {0};
 	va_list ap;
 
 	va_start(ap, fmt);
 	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
 		msg[0] = '\0';
 	va_end(ap);
-	obj = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
-	text = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
-	json_decref(obj);
-	if (text == NULL)
-		return api_reply(req, 500, "application/json",
-		    "{\"error\":{\"code\":\"out_of_memory\",\"message\":\"\"}}",
-		    50);
-	ret = api_reply(req, status, "application/json", text, strlen(text));
-	free(text);
-	return ret;
+	/* UTF-8, as JSON needs, whatever a "%.64s" of the URL cut. */
+	cs_err_set(&e, CS_ERR_INVALID, "%s", msg);
+	return api_reply_error_hdr(req, status, NULL, code, e.msg);
 }
 
 enum MHD_Result
 api_reply_rc(struct api_req *req, const struct cs_err *err)
 {
-	return api_reply_error(req, cs_rc_http_status(err->rc),
-	    cs_rc_name(err->rc), "%s", err->msg);
+	static const char *const retry[] = {"Retry-After", "1", NULL};
+	int status = cs_rc_http_status(err->rc);
+
+	/*
+	 * 503: the token or the store failed and nothing was written (a
+	 * state change and its audit event commit together or not at all):
+	 * not the caller's fault, worth a retry.
+	 */
+	return api_reply_error_hdr(req, status, status == 503 ? retry : NULL,
+	    cs_rc_name(err->rc), err->msg);
 }
 
 bool
@@ -166,8 +208,10 @@ api_authenticate(
 
 	auth = MHD_lookup_connection_value(
 	    req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-	if (client_authenticate(req->svc, auth, p, &err) == CS_OK)
+	if (client_authenticate(req->svc, auth, p, &err) == CS_OK) {
+		cs_strlcpy(req->client_id, p->id, sizeof(req->client_id));
 		return true;
+	}
 	if (err.rc != CS_ERR_AUTH) {
 		*ret = api_reply_rc(req, &err);
 		return false;
@@ -240,18 +284,12 @@ static int
 api_route_find(const char *method, const char *url, bool *path_match)
 {
 	const struct api_route *r;
-	size_t n;
 	int i;
 
 	*path_match = false;
 	for (i = 0, r = api_routes; r->method != NULL; r++, i++) {
-		n = strlen(r->path);
-		if (n > 0 && r->path[n - 1] == '*') {
-			if (strncmp(url, r->path, n - 1) != 0)
-				continue;
-		} else if (strcmp(url, r->path) != 0) {
+		if (!api_route_matches(r, url))
 			continue;
-		}
 		*path_match = true;
 		if (strcmp(method, r->method) == 0 ||
 		    (strcmp(method, "HEAD") == 0 &&
@@ -332,35 +370,66 @@ api_access(void *cls, struct MHD_Connection *conn, const char *url,
 	return api_routes[req->route].fn(req);
 }
 
+/*
+ * The request's log record.  The path is the URL without its query
+ * string (MHD keeps that apart): ids only, by design of the routes (a
+ * holder's paths name codes and licences by id, never the holder).
+ */
+static void
+api_log_request(const struct api_req *req, uint64_t ns, bool completed)
+{
+	char members[1024], path[320], method[24];
+	enum cs_log_level level;
+
+	level =
+	    req->status >= 500 || req->status == 0 ? CS_LOG_WARN : CS_LOG_INFO;
+	if (!cs_log_enabled(level))
+		return;
+	cs_log_escape(req->url != NULL ? req->url : "", path, sizeof(path));
+	cs_log_escape(
+	    req->method != NULL ? req->method : "", method, sizeof(method));
+	snprintf(members, sizeof(members),
+	    "\"request_id\":\"%s\",\"route\":\"%s\",\"method\":\"%s\","
+	    "\"path\":\"%s\",\"status\":%d,\"latency_ms\":%.3f%s%s%s%s",
+	    req->request_id,
+	    req->route >= 0 ? api_routes[req->route].name : "other", method,
+	    path, req->status, (double)(ns / 1000) / 1000.0,
+	    req->client_id[0] != '\0' ? ",\"client_id\":\"" : "",
+	    req->client_id, req->client_id[0] != '\0' ? "\"" : "",
+	    completed ? "" : ",\"aborted\":true");
+	cs_log_rec(level, "request", members);
+}
+
 static void
 api_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
 	struct api_server *srv = cls;
 	struct api_req *req = *con_cls;
+	uint64_t ns;
 	int route;
 
 	(void)conn;
-	(void)toe;
 	if (req == NULL)
 		return;
+	ns = cs_now_ns() - req->start_ns;
 	route = req->route >= 0 && req->route < API_ROUTE_OTHER
 	    ? req->route
 	    : API_ROUTE_OTHER;
-	if (req->status != 0)
+	if (req->status != 0) {
 		atomic_fetch_add_explicit(
 		    &srv->requests[route][api_status_index(req->status)], 1,
 		    memory_order_relaxed);
-	cs_log(CS_LOG_DEBUG, "request %s %s %s -> %d in %lu us",
-	    req->request_id, req->method,
-	    req->route >= 0 ? api_routes[req->route].name : "-", req->status,
-	    (unsigned long)((cs_now_ns() - req->start_ns) / 1000));
+		cs_hist_observe(&srv->latency[route], ns);
+	}
+	api_log_request(req, ns, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	buf_free(req->body);
 	free(req);
 	*con_cls = NULL;
 }
 
-static void
+/* MHD's format string: the attribute lets clang check the vsnprintf. */
+static void __attribute__((format(printf, 2, 0)))
 api_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[512];
@@ -425,6 +494,7 @@ api_server_start(struct svc *svc, const struct api_options *opts,
 {
 	struct sockaddr_storage ss;
 	const union MHD_DaemonInfo *info;
+	struct MHD_OptionItem tls[4];
 	struct api_server *srv;
 	socklen_t sslen;
 	unsigned flags, threads;
@@ -461,6 +531,19 @@ api_server_start(struct svc *svc, const struct api_options *opts,
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	memset(tls, 0, sizeof(tls));
+	tls[0].option = MHD_OPTION_END;
+	if (opts->tls_cert_pem != NULL && opts->tls_key_pem != NULL) {
+		/* TLS 1.2 minimum (GnuTLS priority string). */
+		flags |= MHD_USE_TLS;
+		tls[0] = (struct MHD_OptionItem){
+		    MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)opts->tls_cert_pem};
+		tls[1] = (struct MHD_OptionItem){
+		    MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)opts->tls_key_pem};
+		tls[2] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+		    (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"};
+		tls[3].option = MHD_OPTION_END;
+	}
 	srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, api_access, srv,
 	    MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
 	    (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
@@ -469,11 +552,17 @@ api_server_start(struct svc *svc, const struct api_options *opts,
 	    MHD_OPTION_CONNECTION_LIMIT,
 	    opts->conn_limit > 0 ? opts->conn_limit : 1024u,
 	    MHD_OPTION_NOTIFY_COMPLETED, api_completed, srv,
-	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+	    /* RFC 7230: 400 for no Host, no space before a header's colon. */
+	    MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_ARRAY, tls,
+	    MHD_OPTION_END);
 	if (srv->mhd == NULL) {
 		free(srv);
-		return cs_err_set(
-		    err, CS_ERR_IO, "cannot listen on '%s'", opts->listen);
+		return cs_err_set(err, CS_ERR_IO, "cannot listen on '%s'%s",
+		    opts->listen,
+		    (flags & MHD_USE_TLS) != 0
+		        ? " (or tls_cert and tls_key do not match)"
+		        : "");
 	}
 	info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = info != NULL ? info->port : 0;
@@ -524,6 +613,24 @@ api_metrics_http(struct api_server *srv, struct buf *out)
 			        (unsigned long long)v) != CS_OK)
 				return CS_ERR_NOMEM;
 		}
+	}
+	if (buf_append_str(out,
+	        "# HELP certsvc_http_request_duration_seconds Time from the "
+	        "request's first byte to the end of its response, by route.\n"
+	        "# TYPE certsvc_http_request_duration_seconds histogram\n") !=
+	    CS_OK)
+		return CS_ERR_NOMEM;
+	for (r = 0; r < API_MAX_ROUTES; r++) {
+		char label[96];
+
+		if (cs_hist_count(&srv->latency[r]) == 0)
+			continue;
+		snprintf(label, sizeof(label), "route=\"%s\"",
+		    r == API_ROUTE_OTHER ? "other" : api_routes[r].name);
+		if (cs_hist_render(&srv->latency[r],
+		        "certsvc_http_request_duration_seconds", label,
+		        out) != CS_OK)
+			return CS_ERR_NOMEM;
 	}
 	return CS_OK;
 }

@@ -93,13 +93,14 @@ machine_ticks() { awk '$1 == "cpu" { t = 0; for (i = 2; i <= NF; i++) t += $i
 	print $5 + $6, t }' /proc/stat; }
 
 # wrk_run URL CONNS SECONDS OUTFILE REQ_ARGS...: its own CPU time goes into
-# the output as "bench wrk_cpu_s N".
+# the output as "bench wrk_cpu_s N".  WRK_SCRIPT (default bench/req.lua)
+# is the wrk script, e.g. bench/redeem.lua.
 wrk_run() {
 	local url=$1 c=$2 s=$3 out=$4
 	shift 4
 	local threads=$((c < 2 ? c : 2))
 	/usr/bin/time -f 'bench wrk_cpu_s %U %S' -a -o "$out.time" \
-	    wrk -t"$threads" -c"$c" -d"$s"s --latency --timeout 10s -s bench/req.lua \
+	    wrk -t"$threads" -c"$c" -d"$s"s --latency --timeout 10s -s "${WRK_SCRIPT:-bench/req.lua}" \
 	    "$url" -- "$@" >"$out" 2>&1
 	awk '$2 == "wrk_cpu_s" { print "bench wrk_cpu_s", $3 + $4 }' "$out.time" >>"$out"
 	rm -f "$out.time"

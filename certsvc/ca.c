@@ -4,12 +4,19 @@
  * either no CA or a whole one; the only thing that can be left behind is a
  * key in the token, which the next run finds by label and reuses instead of
  * piling up orphans.
+ *
+ * A rollover adds issuing CAs ("issuing-2", ...; ca.h): every process
+ * loads them all at start (ca_set_load), issues with the newest and still
+ * knows the older ones, to chain the certificates they issued and to
+ * answer for them (pkistatus.c).
  */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <openssl/x509v3.h>
 
 #include "certsvc/ca.h"
 #include "certsvc/log.h"
@@ -114,13 +121,36 @@ out:
 	return rc;
 }
 
+/* An issuing CA certificate named cn for key, signed by the root. */
+static enum cs_rc
+ca_issuing_cert(struct svc *svc, X509 *root, EVP_PKEY *root_key, EVP_PKEY *key,
+    const char *cn, X509 **out, struct cs_err *err)
+{
+	char crl[CFG_STR_MAX + 32], ocsp[CFG_STR_MAX + 32];
+	char issuers[CFG_STR_MAX + 32];
+	struct crypto_cert_spec spec;
+
+	svc_url(svc, "/crl/root.crl", crl, sizeof(crl));
+	svc_url(svc, "/ocsp", ocsp, sizeof(ocsp));
+	svc_url(svc, "/ca/root.cer", issuers, sizeof(issuers));
+	memset(&spec, 0, sizeof(spec));
+	spec.profile = CRYPTO_CERT_SUB_CA;
+	spec.common_name = cn;
+	spec.organization = svc->cfg.ca_org;
+	spec.country = svc->cfg.ca_country;
+	spec.days = CA_ISSUING_DAYS;
+	spec.subject_key = key;
+	spec.crl_url = crl;
+	spec.ocsp_url = ocsp;
+	spec.ca_issuers_url = issuers;
+	return crypto_cert_issue(&spec, root, root_key, out, err);
+}
+
 enum cs_rc
 ca_init(struct svc *svc, const struct ca_init_opts *opts, bool *created,
     struct cs_err *err)
 {
 	char root_uri[P11_URI_MAX], issuing_uri[P11_URI_MAX];
-	char crl[CFG_STR_MAX + 32], ocsp[CFG_STR_MAX + 32];
-	char issuers[CFG_STR_MAX + 32];
 	struct crypto_cert_spec spec;
 	EVP_PKEY *root_key = NULL, *issuing_key = NULL;
 	X509 *root = NULL, *issuing = NULL;
@@ -155,20 +185,8 @@ ca_init(struct svc *svc, const struct ca_init_opts *opts, bool *created,
 	if (rc != CS_OK)
 		goto out;
 
-	svc_url(svc, "/crl/root.crl", crl, sizeof(crl));
-	svc_url(svc, "/ocsp", ocsp, sizeof(ocsp));
-	svc_url(svc, "/ca/root.cer", issuers, sizeof(issuers));
-	memset(&spec, 0, sizeof(spec));
-	spec.profile = CRYPTO_CERT_SUB_CA;
-	spec.common_name = "certsvc Issuing CA 1";
-	spec.organization = svc->cfg.ca_org;
-	spec.country = svc->cfg.ca_country;
-	spec.days = CA_ISSUING_DAYS;
-	spec.subject_key = issuing_key;
-	spec.crl_url = crl;
-	spec.ocsp_url = ocsp;
-	spec.ca_issuers_url = issuers;
-	rc = crypto_cert_issue(&spec, root, root_key, &issuing, err);
+	rc = ca_issuing_cert(svc, root, root_key, issuing_key,
+	    "certsvc Issuing CA 1", &issuing, err);
 	if (rc != CS_OK)
 		goto out;
 
@@ -192,31 +210,34 @@ enum cs_rc
 ca_issue(struct svc *svc, const struct crypto_cert_spec *spec, X509 **out,
     struct cs_err *err)
 {
-	char crl[CFG_STR_MAX + 32], ocsp[CFG_STR_MAX + 32];
-	char issuers[CFG_STR_MAX + 32];
+	char crl[CFG_STR_MAX + 32 + STORE_NAME_MAX];
+	char issuers[CFG_STR_MAX + 32 + STORE_NAME_MAX];
+	char ocsp[CFG_STR_MAX + 32], path[STORE_NAME_MAX + 16];
 	struct crypto_cert_spec s = *spec;
-	struct store_ca ca;
+	const struct ca_set *cas = svc->cas;
+	const struct ca_entry *cur;
 	EVP_PKEY *ca_key = NULL;
 	enum cs_rc rc;
 
 	*out = NULL;
-	memset(&ca, 0, sizeof(ca));
-	rc = store_ca_get(svc->store, "issuing", &ca, err);
+	if (cas == NULL || cas->n < 2 || svc->issuing == NULL)
+		return cs_err_set(err, CS_ERR_NOT_FOUND,
+		    "no CA yet (run 'certsvc-admin ca init')");
+	/* The newest issuing CA, under its own name's URLs. */
+	cur = &cas->e[cas->n - 1];
+	rc = p11_key_get(svc->token, cur->key_uri, &ca_key, err);
 	if (rc != CS_OK)
 		return rc;
-	rc = p11_key_get(svc->token, ca.key_uri, &ca_key, err);
-	if (rc != CS_OK)
-		goto out;
-	svc_url(svc, "/crl/issuing.crl", crl, sizeof(crl));
+	snprintf(path, sizeof(path), "/crl/%s.crl", cur->name);
+	svc_url(svc, path, crl, sizeof(crl));
 	svc_url(svc, "/ocsp", ocsp, sizeof(ocsp));
-	svc_url(svc, "/ca/issuing.cer", issuers, sizeof(issuers));
+	snprintf(path, sizeof(path), "/ca/%s.cer", cur->name);
+	svc_url(svc, path, issuers, sizeof(issuers));
 	s.crl_url = crl;
 	s.ocsp_url = s.profile == CRYPTO_CERT_OCSP ? NULL : ocsp;
 	s.ca_issuers_url = issuers;
 	rc = crypto_cert_issue(&s, svc->issuing, ca_key, out, err);
-out:
 	EVP_PKEY_free(ca_key);
-	store_ca_release(&ca);
 	return rc;
 }
 
@@ -248,6 +269,7 @@ ca_export_files(struct svc *svc, struct cs_err *err)
 {
 	char dir[PATH_MAX + 8];
 	enum cs_rc rc;
+	size_t i;
 
 	if (svc->root == NULL || svc->issuing == NULL)
 		return cs_err_set(err, CS_ERR_NOT_FOUND, "no CA yet");
@@ -257,8 +279,229 @@ ca_export_files(struct svc *svc, struct cs_err *err)
 	rc = cs_mkdir_p(dir, 0755, err);
 	if (rc != CS_OK)
 		return rc;
-	rc = ca_export_one(dir, "root", svc->root, err);
+	if (svc->cas == NULL) {
+		rc = ca_export_one(dir, "root", svc->root, err);
+		if (rc == CS_OK)
+			rc = ca_export_one(dir, "issuing", svc->issuing, err);
+		return rc;
+	}
+	for (i = 0, rc = CS_OK; i < svc->cas->n && rc == CS_OK; i++)
+		rc = ca_export_one(
+		    dir, svc->cas->e[i].name, svc->cas->e[i].cert, err);
+	return rc;
+}
+
+void
+ca_set_free(struct svc *svc)
+{
+	size_t i;
+
+	if (svc == NULL || svc->cas == NULL)
+		return;
+	for (i = 0; i < svc->cas->n; i++)
+		X509_free(svc->cas->e[i].cert);
+	free(svc->cas);
+	svc->cas = NULL;
+}
+
+enum cs_rc
+ca_set_load(struct svc *svc, struct cs_err *err)
+{
+	struct store_ca *rows = NULL;
+	struct ca_set *set;
+	size_t n = 0, i, k;
+	enum cs_rc rc;
+
+	set = calloc(1, sizeof(*set));
+	if (set == NULL)
+		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
+	rc = store_ca_list(svc->store, &rows, &n, err);
+	if (rc != CS_OK)
+		goto out;
+	/* The root first, then the issuing CAs in the order they came. */
+	for (k = 0; k < 2 && rc == CS_OK; k++) {
+		for (i = 0; i < n && rc == CS_OK; i++) {
+			if ((strcmp(rows[i].name, "root") == 0) != (k == 0))
+				continue;
+			if (set->n == CA_MAX) {
+				rc = cs_err_set(err, CS_ERR_STORE,
+				    "more than %d CAs", CA_MAX);
+				break;
+			}
+			cs_strlcpy(set->e[set->n].name, rows[i].name,
+			    sizeof(set->e[set->n].name));
+			cs_strlcpy(set->e[set->n].key_uri, rows[i].key_uri,
+			    sizeof(set->e[set->n].key_uri));
+			rc = crypto_cert_from_der(rows[i].cert_der->data,
+			    rows[i].cert_der->len, &set->e[set->n].cert, err);
+			if (rc == CS_OK)
+				set->n++;
+		}
+		if (rc == CS_OK && k == 0 && set->n != 1)
+			rc = cs_err_set(err, CS_ERR_NOT_FOUND, "no root CA");
+	}
+	if (rc == CS_OK && set->n < 2)
+		rc = cs_err_set(err, CS_ERR_NOT_FOUND, "no issuing CA");
+	if (rc != CS_OK)
+		goto out;
+	if (X509_up_ref(set->e[0].cert) != 1 ||
+	    X509_up_ref(set->e[set->n - 1].cert) != 1) {
+		rc = cs_err_set(err, CS_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	ca_set_free(svc);
+	X509_free(svc->root);
+	X509_free(svc->issuing);
+	svc->root = set->e[0].cert;
+	svc->issuing = set->e[set->n - 1].cert;
+	svc->cas = set;
+	set = NULL;
+out:
+	if (set != NULL) {
+		for (i = 0; i < set->n; i++)
+			X509_free(set->e[i].cert);
+		free(set);
+	}
+	store_ca_list_free(rows, n);
+	return rc;
+}
+
+X509 *
+ca_issuer_of(const struct svc *svc, X509 *cert)
+{
+	size_t i;
+
+	for (i = 1; svc->cas != NULL && i < svc->cas->n; i++)
+		if (X509_check_issued(svc->cas->e[i].cert, cert) == X509_V_OK)
+			return svc->cas->e[i].cert;
+	return svc->issuing;
+}
+
+const struct ca_entry *
+ca_by_name(const struct svc *svc, const char *name)
+{
+	size_t i;
+
+	for (i = 0; svc->cas != NULL && name != NULL && i < svc->cas->n; i++)
+		if (strcmp(svc->cas->e[i].name, name) == 0)
+			return &svc->cas->e[i];
+	return NULL;
+}
+
+const char *
+ca_current_name(const struct svc *svc)
+{
+	if (svc->cas == NULL || svc->cas->n < 2)
+		return "issuing";
+	return svc->cas->e[svc->cas->n - 1].name;
+}
+
+/* Write the new issuing CA with its key inventory and audit event. */
+static enum cs_rc
+ca_rollover_store(struct svc *svc, const char *name, const char *label,
+    const char *uri, const char *alg, X509 *cert, const char *actor,
+    struct cs_err *err)
+{
+	char object[STORE_NAME_MAX + 8], detail[STORE_NAME_MAX + 96];
+	struct store_audit_event ev;
+	struct store_key key;
+	struct store_tx *tx = NULL;
+	struct buf *der = NULL;
+	enum cs_rc rc;
+
+	rc = crypto_cert_to_der(cert, &der, err);
 	if (rc != CS_OK)
 		return rc;
-	return ca_export_one(dir, "issuing", svc->issuing, err);
+	memset(&key, 0, sizeof(key));
+	cs_strlcpy(key.uri, uri, sizeof(key.uri));
+	cs_strlcpy(key.label, label, sizeof(key.label));
+	cs_strlcpy(key.alg, alg, sizeof(key.alg));
+	cs_strlcpy(key.purpose, "ca-issuing", sizeof(key.purpose));
+	key.created = (int64_t)time(NULL);
+	snprintf(object, sizeof(object), "ca:%s", name);
+	snprintf(detail, sizeof(detail), "{\"alg\":\"%s\",\"previous\":\"%s\"}",
+	    alg, ca_current_name(svc));
+	memset(&ev, 0, sizeof(ev));
+	ev.actor = actor != NULL ? actor : "admin";
+	ev.action = "ca.rollover";
+	ev.object = object;
+	ev.outcome = "ok";
+	ev.detail = detail;
+	rc = store_tx_begin(svc->store, &tx, err);
+	if (rc != CS_OK)
+		goto out;
+	rc = store_ca_put(tx, name, uri, der->data, der->len, err);
+	if (rc == CS_OK)
+		rc = store_key_put(tx, &key, err);
+	if (rc == CS_OK)
+		rc = store_audit_append(tx, &ev, NULL, err);
+	if (rc != CS_OK)
+		goto out;
+	rc = store_tx_commit(tx, err);
+	tx = NULL;
+out:
+	store_tx_rollback(tx);
+	buf_free(der);
+	return rc;
+}
+
+enum cs_rc
+ca_rollover(struct svc *svc, const struct ca_rollover_opts *o, char *name,
+    size_t namesz, struct cs_err *err)
+{
+	char label[STORE_NAME_MAX], cn[64], uri[P11_URI_MAX];
+	char newname[STORE_NAME_MAX];
+	struct store_key cur;
+	EVP_PKEY *root_key = NULL, *key = NULL;
+	X509 *cert = NULL;
+	enum p11_alg alg = o->alg;
+	int64_t destroyed_at;
+	size_t gen;
+	enum cs_rc rc;
+
+	if (svc->cas == NULL || svc->cas->n < 2)
+		return cs_err_set(err, CS_ERR_NOT_FOUND,
+		    "no CA yet (run 'certsvc-admin ca init')");
+	if (svc->cas->n == CA_MAX)
+		return cs_err_set(err, CS_ERR_CONFLICT,
+		    "there are %d issuing CAs already", CA_MAX - 1);
+	if (!o->has_alg) {
+		rc = store_key_find(svc->store,
+		    svc->cas->e[svc->cas->n - 1].key_uri, &cur, &destroyed_at,
+		    err);
+		if (rc != CS_OK)
+			return rc;
+		if (!p11_alg_parse(cur.alg, &alg))
+			return cs_err_set(err, CS_ERR_INVALID,
+			    "the current issuing CA's algorithm '%s' is "
+			    "unknown: give one",
+			    cur.alg);
+	}
+	/* The original issuing CA is number 1 ("issuing", "ca-issuing-1"). */
+	gen = svc->cas->n;
+	snprintf(newname, sizeof(newname), "issuing-%zu", gen);
+	snprintf(label, sizeof(label), "ca-issuing-%zu", gen);
+	snprintf(cn, sizeof(cn), "certsvc Issuing CA %zu", gen);
+	rc = ca_key_obtain(svc, alg, label, uri, sizeof(uri), err);
+	if (rc == CS_OK)
+		rc = p11_key_get(svc->token, uri, &key, err);
+	if (rc == CS_OK)
+		rc = p11_key_get(
+		    svc->token, svc->cas->e[0].key_uri, &root_key, err);
+	if (rc == CS_OK)
+		rc = ca_issuing_cert(
+		    svc, svc->root, root_key, key, cn, &cert, err);
+	if (rc == CS_OK)
+		rc = ca_rollover_store(svc, newname, label, uri,
+		    p11_alg_name(alg), cert, o->actor, err);
+	if (rc == CS_OK)
+		rc = ca_set_load(svc, err);
+	if (rc == CS_OK)
+		rc = ca_export_files(svc, err);
+	if (rc == CS_OK && !cs_strlcpy(name, newname, namesz))
+		rc = cs_err_set(err, CS_ERR_INVALID, "name buffer too small");
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(root_key);
+	return rc;
 }

@@ -102,18 +102,33 @@ static const struct cfg_key cfg_keys[] = {
         "Token sessions kept open; 0 means twice the number of CPU cores."),
     CFG_U(token_timeout_ms, 1, 600000,
         "How long a request waits for a token session, in milliseconds."),
+    CFG_U(token_queue_max, 0, 100000,
+        "Requests that may wait for a token session at once; beyond\n"
+        "that, signing requests are answered 503 at once instead of\n"
+        "piling up.  0: no limit but the HTTP threads."),
     CFG_U(http_threads, 0, 1024,
         "HTTP worker threads; 0 means four per CPU core."),
     CFG_U(max_body, 1024, 64 * 1024 * 1024,
         "Largest request body accepted, in bytes."),
+    CFG_U(http_conn_timeout, 1, 3600,
+        "Seconds an HTTP connection may stay idle (a slow or silent\n"
+        "client included) before it is closed."),
+    CFG_U(http_conn_limit, 1, 65536,
+        "Most HTTP connections open at once; more are refused."),
+    CFG_S(tls_cert, CFG_PATH, NULL, true,
+        "PEM certificate chain for HTTPS (the server's certificate\n"
+        "first); with tls_key, certsvcd serves HTTPS only (TLS 1.2 or\n"
+        "newer).  Empty: plain HTTP, behind a TLS-terminating proxy."),
+    CFG_S(tls_key, CFG_PATH, NULL, true,
+        "PEM private key of tls_cert, mode 0600 or stricter."),
     CFG_U(db_conns, 1, 64, "Database connections in the pool."),
     CFG_U(audit_checkpoint_events, 1, 100000000,
         "Sign an audit checkpoint after this many new events."),
     CFG_U(audit_checkpoint_seconds, 10, 86400 * 7,
         "Or after this many seconds, when there are new events."),
     CFG_S(log_file, CFG_PATH, NULL, true,
-        "File the log is appended to, one JSON line per record; empty\n"
-        "for standard error."),
+        "File the log is appended to, one JSON line per record (SIGHUP\n"
+        "reopens it, for logrotate); empty for standard error."),
     CFG_S(web_dir, CFG_PATH, NULL, true,
         "Directory of the verification page served at /verify; empty for\n"
         "the one installed with certsvc."),
@@ -301,8 +316,13 @@ cfg_defaults(struct cfg *cfg, const char *data_dir)
 	snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
 	cfg->pool_size = 0;
 	cfg->token_timeout_ms = 2000;
+	cfg->token_queue_max = 0;
 	cfg->http_threads = 0;
 	cfg->max_body = 1048576;
+	cfg->http_conn_timeout = 30;
+	cfg->http_conn_limit = 1024;
+	cfg->tls_cert[0] = '\0';
+	cfg->tls_key[0] = '\0';
 	cfg->db_conns = 8;
 	cfg->audit_checkpoint_events = 1000;
 	cfg->audit_checkpoint_seconds = 3600;

@@ -27,13 +27,18 @@ struct cfg {
 	char pin_file[PATH_MAX];       /* default DATA/pin */
 	char softhsm2_conf[PATH_MAX];  /* exported as SOFTHSM2_CONF if set */
 	char ca_org[CFG_STR_MAX];      /* O= of certsvc's CA names */
-	char ca_country[8];        /* C= of certsvc's CA names, default CN */
-	char log_level[16];        /* error|warn|info|debug */
-	unsigned pool_size;        /* token sessions, 0 = 2 x cores */
-	unsigned token_timeout_ms; /* default 2000 */
-	unsigned http_threads;     /* 0 = cores */
-	unsigned max_body;         /* request body limit, default 1 MiB */
-	unsigned db_conns;         /* store connections, default 8 */
+	char ca_country[8];         /* C= of certsvc's CA names, default CN */
+	char log_level[16];         /* error|warn|info|debug */
+	unsigned pool_size;         /* token sessions, 0 = 2 x cores */
+	unsigned token_timeout_ms;  /* default 2000 */
+	unsigned token_queue_max;   /* waiters for a session, 0 = no limit */
+	unsigned http_threads;      /* 0 = cores */
+	unsigned max_body;          /* request body limit, default 1 MiB */
+	unsigned http_conn_timeout; /* idle seconds, default 30 */
+	unsigned http_conn_limit;   /* open connections, default 1024 */
+	char tls_cert[PATH_MAX];    /* "" = plain HTTP */
+	char tls_key[PATH_MAX];
+	unsigned db_conns;                 /* store connections, default 8 */
 	unsigned audit_checkpoint_events;  /* checkpoint after N events */
 	unsigned audit_checkpoint_seconds; /* or after T seconds */
 	char log_file[PATH_MAX];           /* "" = stderr */

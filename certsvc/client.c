@@ -276,15 +276,24 @@ out:
 /* The audit detail of a new client: who it is, never its secret. */
 static enum cs_rc
 client_detail(enum client_role role, const char *name, const char *dept,
-    char **out, struct cs_err *err)
+    const char *const *types, size_t ntypes, char **out, struct cs_err *err)
 {
-	json_t *obj;
+	json_t *obj, *arr = NULL;
+	size_t i;
 
 	*out = NULL;
 	obj = json_pack(
 	    "{s:s, s:s}", "role", client_role_name(role), "name", name);
 	if (obj != NULL && role == CLIENT_ISSUER &&
 	    json_object_set_new(obj, "dept", json_string(dept)) != 0) {
+		json_decref(obj);
+		obj = NULL;
+	}
+	if (obj != NULL && role == CLIENT_VERIFIER)
+		arr = json_array();
+	for (i = 0; arr != NULL && i < ntypes; i++)
+		json_array_append_new(arr, json_string(types[i]));
+	if (arr != NULL && json_object_set_new(obj, "types", arr) != 0) {
 		json_decref(obj);
 		obj = NULL;
 	}
@@ -296,10 +305,12 @@ client_detail(enum client_role role, const char *name, const char *dept,
 	return CS_OK;
 }
 
-enum cs_rc
-client_add(struct svc *svc, enum client_role role, const char *name,
-    const char *dept, const char *holder_ref, const char *actor, char *id,
-    size_t idsz, char *secret, size_t secretsz, struct cs_err *err)
+/* client_add() with a verifier's usage list (types, ntypes). */
+static enum cs_rc
+client_add_with(struct svc *svc, enum client_role role, const char *name,
+    const char *dept, const char *holder_ref, const char *const *types,
+    size_t ntypes, const char *actor, char *id, size_t idsz, char *secret,
+    size_t secretsz, struct cs_err *err)
 {
 	struct store_audit_event ev = {0};
 	struct store_tx *tx = NULL;
@@ -312,7 +323,10 @@ client_add(struct svc *svc, enum client_role role, const char *name,
 	rc = client_args_check(role, name, dept, holder_ref, err);
 	if (rc != CS_OK)
 		return rc;
-	rc = client_detail(role, name, dept, &detail, err);
+	if (ntypes > 0 && role != CLIENT_VERIFIER)
+		return cs_err_set(err, CS_ERR_INVALID,
+		    "only verifier clients have a usage list");
+	rc = client_detail(role, name, dept, types, ntypes, &detail, err);
 	if (rc != CS_OK)
 		return rc;
 	rc = store_tx_begin(svc->store, &tx, err);
@@ -320,6 +334,10 @@ client_add(struct svc *svc, enum client_role role, const char *name,
 		goto out;
 	rc = client_add_tx(svc, tx, role, name, dept, holder_ref, id, idsz,
 	    secret, secretsz, err);
+	if (rc != CS_OK)
+		goto out;
+	if (ntypes > 0)
+		rc = store_client_types_put(tx, id, types, ntypes, err);
 	if (rc != CS_OK)
 		goto out;
 	snprintf(object, sizeof(object), "client:%s", id);
@@ -344,6 +362,24 @@ out:
 			id[0] = '\0';
 	}
 	return rc;
+}
+
+enum cs_rc
+client_add(struct svc *svc, enum client_role role, const char *name,
+    const char *dept, const char *holder_ref, const char *actor, char *id,
+    size_t idsz, char *secret, size_t secretsz, struct cs_err *err)
+{
+	return client_add_with(svc, role, name, dept, holder_ref, NULL, 0,
+	    actor, id, idsz, secret, secretsz, err);
+}
+
+enum cs_rc
+client_add_verifier(struct svc *svc, const char *name, const char *const *types,
+    size_t ntypes, const char *actor, char *id, size_t idsz, char *secret,
+    size_t secretsz, struct cs_err *err)
+{
+	return client_add_with(svc, CLIENT_VERIFIER, name, NULL, NULL, types,
+	    ntypes, actor, id, idsz, secret, secretsz, err);
 }
 
 /* --- authentication ------------------------------------------------------ */

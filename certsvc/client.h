@@ -41,6 +41,17 @@ enum cs_rc client_add(struct svc *svc, enum client_role role, const char *name,
     const char *dept, const char *holder_ref, const char *actor, char *id,
     size_t idsz, char *secret, size_t secretsz, struct cs_err *err);
 
+/*
+ * client_add() for a verifier with its usage list (用证清单, DESIGN.md
+ * section 4): the licence types (each must exist: CS_ERR_NOT_FOUND naming
+ * it) whose codes it may redeem.  A verifier with no list redeems no
+ * code at all (deny by default); it can still verify licences it holds.
+ * The list is part of the client's audit event.
+ */
+enum cs_rc client_add_verifier(struct svc *svc, const char *name,
+    const char *const *types, size_t ntypes, const char *actor, char *id,
+    size_t idsz, char *secret, size_t secretsz, struct cs_err *err);
+
 /* Same, inside the caller's transaction (issuance makes holder tokens). */
 enum cs_rc client_add_tx(struct svc *svc, struct store_tx *tx,
     enum client_role role, const char *name, const char *dept,

@@ -9,8 +9,32 @@
 
 #include "certsvc/err.h"
 #include "certsvc/log.h"
+#include "certsvc/mem.h"
 
+/*
+ * Replace each byte that starts no well-formed UTF-8 character with '?'.
+ * Messages quote request text cut to a length ("%.64s") and are cut to
+ * CS_ERR_MSG_MAX, both possibly inside a character; the message reaches
+ * clients inside JSON, which must be UTF-8 (found by fuzz/).
+ */
 static void
+err_utf8_fix(char *msg)
+{
+	size_t n = strlen(msg), i = 0, k;
+
+	while (i < n) {
+		for (k = 1; k <= 4 && k <= n - i; k++)
+			if (cs_utf8_count(msg + i, k, true) == 1)
+				break;
+		if (k > 4 || k > n - i) {
+			msg[i++] = '?';
+			continue;
+		}
+		i += k;
+	}
+}
+
+static void __attribute__((format(printf, 3, 0)))
 err_vset(struct cs_err *err, enum cs_rc rc, const char *fmt, va_list ap)
 {
 	if (err == NULL)
@@ -18,6 +42,7 @@ err_vset(struct cs_err *err, enum cs_rc rc, const char *fmt, va_list ap)
 	err->rc = rc;
 	if (vsnprintf(err->msg, sizeof(err->msg), fmt, ap) < 0)
 		err->msg[0] = '\0';
+	err_utf8_fix(err->msg);
 }
 
 enum cs_rc
@@ -108,9 +133,9 @@ cs_rc_http_status(enum cs_rc rc)
 	case CS_ERR_CONFLICT:
 		return 409;
 	case CS_ERR_TOKEN:
+	case CS_ERR_STORE: /* rolled back, audit event included: retry */
 		return 503;
 	case CS_ERR_NOMEM:
-	case CS_ERR_STORE:
 	case CS_ERR_CRYPTO:
 	case CS_ERR_IO:
 		break;

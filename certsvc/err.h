@@ -17,7 +17,7 @@ enum cs_rc {
 	CS_ERR_NOT_FOUND, /* 404 */
 	CS_ERR_CONFLICT,  /* 409: state forbids it (revoked, code used) */
 	CS_ERR_TOKEN,     /* 503: token absent or login failed */
-	CS_ERR_STORE,     /* 500: transaction rolled back */
+	CS_ERR_STORE,     /* 503: transaction rolled back */
 	CS_ERR_CRYPTO,    /* 500: OpenSSL failed, never "bad signature" */
 	CS_ERR_IO,        /* 500: a file or socket operation failed */
 	CS_ERR_AUTH,      /* 401: no credentials, or unknown/revoked ones */

@@ -35,22 +35,24 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "certsvc/ca.h"
 #include "certsvc/codes.h"
 #include "certsvc/jcs.h"
 #include "certsvc/jreq.h"
 #include "certsvc/licence.h"
+#include "certsvc/txbatch.h"
 #include "certsvc/log.h"
 #include "certsvc/ltype.h"
 #include "certsvc/mem.h"
 #include "certsvc/seal.h"
 #include "certsvc/statuslist.h"
+#include "certsvc/tsa.h"
 #include "crypto/crypto.h"
 
 #define LICENCE_TZ_OFFSET (8 * 3600)
 #define LICENCE_SERIAL_BLOCK 64
 #define LICENCE_SERIAL_SLOTS 128
 #define LICENCE_SLOT_BLOCK 64
-#define LICENCE_BATCH_MAX 64 /* issuances in one transaction */
 #define LICENCE_FORMAT "certsvc-licence/2"
 #define ENVELOPE_FORMAT "certsvc-envelope/1"
 
@@ -179,43 +181,12 @@ slot_next(struct svc *svc, int64_t *slot, struct cs_err *err)
 /* --- group commit ----------------------------------------------------------
  *
  * Every issuance ends in the same short write: its licence, its holder
- * client, its idempotency key and its audit event.  Alone, each would be a
- * transaction of its own and, with synchronous=FULL, an fsync of its own,
- * which made the store the bottleneck of both POST /v1/licences and
- * licence import.  So an issuance, once sealed, queues a job here and:
- *
- *   - if no batch is being written, its thread becomes the leader: it
- *     takes up to LICENCE_BATCH_MAX queued jobs (its own among them),
- *     begins ONE transaction, writes each job between a savepoint and its
- *     release, and commits once: one fsync for the whole batch;
- *   - otherwise it waits (on b->done) until a leader has written its job,
- *     or until the batch ends and it may lead the next one.
- *
- * Each job stays atomic on its own: a job that fails (a constraint, a
- * failed statement) is rolled back to its savepoint and gets its own
- * error; the others go on.  A job whose Idempotency-Key is found in the
- * transaction (committed earlier, or written by an earlier job of the same
- * batch) writes nothing and is answered as a replay after the commit, by
- * its own thread.  A failed COMMIT (or a failed BEGIN, or an undo that
- * fails) fails every job of the batch that had not failed already: none
- * of them is written, never half of one.  The audit chain has no gap: a
- * rolled-back job's seq is taken by the next job (store_tx_rollback_to).
- *
- * Latency: a leader never waits for company; it takes what is queued and
- * starts at once, so an issuance alone is written as soon as it is ready.
- * Batches form by themselves under load: whoever arrives while a batch is
- * being written queues for the next one.  Making a leader linger for
- * stragglers (100 us when others were queued) was measured with
- * bench/import.sh and gained nothing at 2 or 8 workers, so it does not.
- *
- * Locking: b->mu guards the queue, busy and the jobs' outcomes; the leader
- * releases it while it writes.  A leader takes no other lock of ours
- * while holding the write slot, and no thread holds one while it waits
- * here, so no cycle can form (serial_next() takes a->mu only before).
- * Shutdown: the batcher belongs to svc; svc_free() must not run while
- * issuances are under way (certsvcd stops the HTTP server first, the
- * import joins its workers), so licence_batcher_free() finds an empty
- * queue.
+ * client, its idempotency key and its audit event.  It goes through
+ * txbatch_run() (txbatch.h), so concurrent issuances share a transaction
+ * and its fsync, each still atomic with its idempotency key and event.  A
+ * job whose Idempotency-Key is found in the transaction (committed
+ * earlier, or written by an earlier job of the same batch) writes nothing
+ * and is answered as a replay after the commit, by its own thread.
  */
 struct issue_job {
 	/* In, lent by the issuing thread, which waits until done. */
@@ -225,226 +196,45 @@ struct issue_job {
 	const struct store_audit_event *ev;
 	unsigned flags;
 	struct licence_issued *out; /* lic to write; holder token written */
-	/* Out, valid once done. */
-	enum cs_rc rc;
-	struct cs_err err;
+	/* Out, valid once txbatch_run() returned CS_OK. */
 	bool replay; /* the key was there: stored_hash, prev_id/version */
 	uint8_t stored_hash[STORE_HASH_LEN];
 	char prev_id[CODES_LICENCE_ID_MAX];
 	int prev_version;
-	bool done;
-	struct issue_job *next;
 };
 
-struct licence_batcher {
-	pthread_mutex_t mu;
-	pthread_cond_t done; /* a batch ended: jobs done, leader free */
-	struct issue_job *head, *tail;
-	size_t queued;  /* in the queue, not yet taken by a leader */
-	size_t pending; /* submitted, not yet done */
-	bool busy;      /* a leader is writing a batch */
-	uint64_t batches, jobs, replays, failed;
-	bool mu_ok, done_ok;
-};
-
-enum cs_rc
-licence_batcher_init(struct svc *svc, struct cs_err *err)
+/* The write of one issuance (a txbatch_write_fn). */
+static enum cs_rc
+issue_write(struct svc *svc, struct store_tx *tx, void *arg, struct cs_err *err)
 {
-	struct licence_batcher *b;
-
-	b = calloc(1, sizeof(*b));
-	if (b == NULL)
-		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
-	b->mu_ok = pthread_mutex_init(&b->mu, NULL) == 0;
-	b->done_ok = pthread_cond_init(&b->done, NULL) == 0;
-	svc->batcher = b;
-	if (!b->mu_ok || !b->done_ok) {
-		licence_batcher_free(svc);
-		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
-	}
-	return CS_OK;
-}
-
-void
-licence_batcher_free(struct svc *svc)
-{
-	struct licence_batcher *b = svc->batcher;
-
-	if (b == NULL)
-		return;
-	if (b->done_ok)
-		pthread_cond_destroy(&b->done);
-	if (b->mu_ok)
-		pthread_mutex_destroy(&b->mu);
-	free(b);
-	svc->batcher = NULL;
-}
-
-void
-licence_batch_stats(struct svc *svc, struct licence_batch_stats *out)
-{
-	struct licence_batcher *b = svc->batcher;
-
-	memset(out, 0, sizeof(*out));
-	if (b == NULL)
-		return;
-	pthread_mutex_lock(&b->mu);
-	out->batches = b->batches;
-	out->jobs = b->jobs;
-	out->replays = b->replays;
-	out->failed = b->failed;
-	out->queued = b->queued;
-	out->pending = b->pending;
-	pthread_mutex_unlock(&b->mu);
-}
-
-/*
- * Write job j in tx between a savepoint and its release; on failure roll
- * back to the savepoint, so tx stays usable for the next job (unless the
- * undo itself fails: then tx is broken and its commit fails).
- */
-static void
-batch_write_job(struct svc *svc, struct store_tx *tx, struct issue_job *j)
-{
+	struct issue_job *j = arg;
 	struct licence_issued *out = j->out;
-	bool opened = false;
 	enum cs_rc rc;
 
-	rc = store_tx_savepoint(tx, &j->err);
-	if (rc != CS_OK)
-		goto out;
-	opened = true;
+	j->replay = false;
 	rc = store_idem_get(svc->store, tx, j->p->id, j->idem_key,
 	    j->stored_hash, j->prev_id, sizeof(j->prev_id), &j->prev_version,
-	    &j->err);
+	    err);
 	if (rc == CS_OK) {
 		/* A concurrent retry came first: answered after the commit. */
 		j->replay = true;
-		rc = store_tx_release(tx, &j->err);
-		goto out;
+		return CS_OK;
 	}
 	if (rc != CS_ERR_NOT_FOUND)
-		goto out;
-	cs_err_clear(&j->err);
-	rc = store_licence_put(tx, &out->lic, &j->err);
+		return rc;
+	cs_err_clear(err);
+	rc = store_licence_put(tx, &out->lic, err);
 	if (rc == CS_OK && !(j->flags & LICENCE_NO_HOLDER_TOKEN))
 		rc = client_add_tx(svc, tx, CLIENT_HOLDER, "holder", NULL,
 		    out->lic.holder_ref, out->holder_client,
 		    sizeof(out->holder_client), out->holder_token,
-		    sizeof(out->holder_token), &j->err);
+		    sizeof(out->holder_token), err);
 	if (rc == CS_OK)
 		rc = store_idem_put(tx, j->p->id, j->idem_key, j->req_hash,
-		    out->lic.id, 1, &j->err);
+		    out->lic.id, 1, err);
 	if (rc == CS_OK)
-		rc = store_audit_append(tx, j->ev, NULL, &j->err);
-	if (rc == CS_OK)
-		rc = store_tx_release(tx, &j->err);
-out:
-	if (rc != CS_OK) {
-		j->replay = false;
-		if (opened)
-			(void)store_tx_rollback_to(tx, NULL);
-	}
-	j->rc = rc;
-}
-
-/* Write n jobs in one transaction; each gets its outcome. */
-static void
-batch_write(struct svc *svc, struct issue_job **jobs, size_t n)
-{
-	struct store_tx *tx = NULL;
-	struct cs_err cerr;
-	bool begun;
-	enum cs_rc rc;
-	size_t i;
-
-	memset(&cerr, 0, sizeof(cerr));
-	rc = store_tx_begin(svc->store, &tx, &cerr);
-	begun = rc == CS_OK;
-	if (begun) {
-		for (i = 0; i < n; i++)
-			batch_write_job(svc, tx, jobs[i]);
-		rc = store_tx_commit(tx, &cerr);
-	}
-	if (rc == CS_OK)
-		return;
-	/* Nothing of this batch is stored: every job fails. */
-	for (i = 0; i < n; i++) {
-		if (begun && jobs[i]->rc != CS_OK)
-			continue; /* its own failure says more */
-		jobs[i]->rc = rc;
-		jobs[i]->replay = false;
-		jobs[i]->err = cerr;
-	}
-}
-
-/*
- * Called with b->mu held and b->busy taken by this thread: form a batch
- * from the queue, write it without the lock, hand out the outcomes.
- */
-static void
-batch_lead(struct svc *svc, struct licence_batcher *b)
-{
-	struct issue_job *jobs[LICENCE_BATCH_MAX];
-	size_t n = 0, i;
-
-	while (n < LICENCE_BATCH_MAX && b->head != NULL) {
-		jobs[n++] = b->head;
-		b->head = b->head->next;
-		b->queued--;
-	}
-	if (b->head == NULL)
-		b->tail = NULL;
-	pthread_mutex_unlock(&b->mu);
-
-	batch_write(svc, jobs, n);
-
-	pthread_mutex_lock(&b->mu);
-	b->batches++;
-	for (i = 0; i < n; i++) {
-		b->jobs++;
-		if (jobs[i]->rc != CS_OK)
-			b->failed++;
-		else if (jobs[i]->replay)
-			b->replays++;
-		jobs[i]->done = true;
-		b->pending--;
-	}
-	b->busy = false;
-	pthread_cond_broadcast(&b->done);
-}
-
-/* Queue j and return once it is written (by this thread or a leader). */
-static enum cs_rc
-batch_submit(struct svc *svc, struct issue_job *j, struct cs_err *err)
-{
-	struct licence_batcher *b = svc->batcher;
-
-	if (b == NULL)
-		return cs_err_set(err, CS_ERR_NOMEM, "no batcher");
-	j->next = NULL;
-	j->done = false;
-	j->rc = CS_ERR_STORE;
-	pthread_mutex_lock(&b->mu);
-	if (b->tail != NULL)
-		b->tail->next = j;
-	else
-		b->head = j;
-	b->tail = j;
-	b->queued++;
-	b->pending++;
-	while (!j->done) {
-		if (!b->busy) {
-			b->busy = true;
-			batch_lead(svc, b); /* returns with mu held */
-			continue;
-		}
-		pthread_cond_wait(&b->done, &b->mu);
-	}
-	pthread_mutex_unlock(&b->mu);
-	if (j->rc != CS_OK && err != NULL)
-		*err = j->err;
-	return j->rc;
+		rc = store_audit_append(tx, j->ev, NULL, err);
+	return rc;
 }
 
 bool
@@ -696,7 +486,8 @@ licence_seal_version(struct svc *svc, const struct licence_content *c,
 	if (rc != CS_OK)
 		goto out;
 	chain = sk_X509_new_null();
-	if (chain == NULL || !sk_X509_push(chain, svc->issuing)) {
+	if (chain == NULL ||
+	    !sk_X509_push(chain, ca_issuer_of(svc, seal->cert))) {
 		rc = cs_err_set(err, CS_ERR_NOMEM, "out of memory");
 		goto out;
 	}
@@ -708,6 +499,9 @@ licence_seal_version(struct svc *svc, const struct licence_content *c,
 	rc = seal->tmpl != NULL
 	    ? crypto_seal_tmpl_seal(seal->tmpl, doc->data, doc->len, &der, err)
 	    : crypto_cms_seal(&so, doc->data, doc->len, &der, err);
+	/* CAdES-T: a second token signature, still outside any transaction. */
+	if (rc == CS_OK && svc->cfg.timestamp_seals)
+		rc = tsa_stamp_seal(svc, &der, err);
 	if (rc != CS_OK)
 		goto out;
 	cs_strlcpy(out->id, id, sizeof(out->id));
@@ -758,7 +552,7 @@ licence_issue(struct svc *svc, const struct client_principal *p,
 {
 	uint8_t req_hash[STORE_HASH_LEN], stored_hash[STORE_HASH_LEN];
 	char id[CODES_LICENCE_ID_MAX], prev_id[CODES_LICENCE_ID_MAX];
-	char object[CODES_LICENCE_ID_MAX + 16], detail[256];
+	char object[CODES_LICENCE_ID_MAX + 16], detail[384];
 	struct licence_content content;
 	struct store_audit_event ev;
 	struct licence_req r;
@@ -876,9 +670,11 @@ licence_issue(struct svc *svc, const struct client_principal *p,
 		goto out;
 
 	snprintf(object, sizeof(object), "licence:%s/1", id);
+	/* The holder by keyed hash only (audit export --holder finds it). */
 	snprintf(detail, sizeof(detail),
-	    "{\"dept\":\"%s\",\"seal\":\"%s\",\"type\":\"%s\"}", p->dept,
-	    seal->id, lt->code);
+	    "{\"dept\":\"%s\",\"holder_ref\":\"%s\",\"seal\":\"%s\","
+	    "\"type\":\"%s\"}",
+	    p->dept, out->lic.holder_ref, seal->id, lt->code);
 	memset(&ev, 0, sizeof(ev));
 	ev.actor = p->id;
 	ev.action = "licence.issue";
@@ -892,7 +688,7 @@ licence_issue(struct svc *svc, const struct client_principal *p,
 	job.ev = &ev;
 	job.flags = flags;
 	job.out = out;
-	rc = batch_submit(svc, &job, err);
+	rc = txbatch_run(svc, issue_write, &job, err);
 	if (rc == CS_OK && job.replay) {
 		/* A concurrent retry committed first: answer with its licence.
 		 */
@@ -1006,8 +802,8 @@ licence_new_version(struct svc *svc, const struct store_licence *cur,
 	rc = store_dept_get(svc->store, cur->dept, &dept, err);
 	if (rc != CS_OK)
 		goto out;
-	/* Sealed anew with the department's current seal. */
-	rc = seal_signer_get(svc, NULL, cur->dept, &seal, err);
+	/* Sealed anew with the department's current seal (or e's). */
+	rc = seal_signer_get(svc, e->seal_id, cur->dept, &seal, err);
 	if (rc != CS_OK)
 		goto out;
 	rc = licence_seal_version(svc, &c, lt, &dept, seal, cur->id,

@@ -80,29 +80,6 @@ enum cs_rc licence_serials_init(struct svc *svc, struct cs_err *err);
 void licence_serials_free(struct svc *svc);
 
 /*
- * Create svc's group-commit batcher (svc_open calls it): issuances that are
- * ready to write at the same time share one transaction, each in its own
- * savepoint (licence.c, docs/store.md).  CS_ERR_NOMEM on failure.
- */
-enum cs_rc licence_batcher_init(struct svc *svc, struct cs_err *err);
-
-/* Free it (svc_free calls it; no issuance may be under way). */
-void licence_batcher_free(struct svc *svc);
-
-/* What the batcher has done since svc_open(). */
-struct licence_batch_stats {
-	uint64_t batches; /* transactions committed or attempted */
-	uint64_t jobs;    /* issuances written in them */
-	uint64_t replays; /* of which answered as Idempotency-Key replays */
-	uint64_t failed;  /* of which failed */
-	uint64_t queued;  /* now: waiting for a batch to take them */
-	uint64_t pending; /* now: submitted and not yet written */
-};
-
-/* Fill out (zeros before licence_batcher_init()). */
-void licence_batch_stats(struct svc *svc, struct licence_batch_stats *out);
-
-/*
  * Parse YYYY-MM-DD (a real calendar date from 1970) to its day number
  * since 1970-01-01; false when it is not one.
  */
@@ -120,6 +97,7 @@ struct licence_edit {
 	const char *holder_name; /* or NULL: unchanged */
 	int64_t from_day;        /* licence_date_parse() days, -1: unchanged */
 	int64_t until_day;       /* -1: unchanged */
+	const char *seal_id; /* seal it, or NULL: the department's current */
 };
 
 /*

@@ -20,6 +20,12 @@
  * per half lifetime, so no second responder certificate is needed.  The
  * root certificate is a trust anchor: no CertID can name it (unauthorized).
  *
+ * After an issuing-CA rollover (ca.h) the process knows several issuing
+ * CAs: the current one answers through its delegated responder as above
+ * (a responder certificate of an older CA is replaced by one of the
+ * current CA), and each older one answers for what it issued with its own
+ * key, as the root does, and signs its own CRL (/crl/<name>.crl).
+ *
  * When things are re-signed: the snapshot remembers the "certs" generation
  * (store_generation) it was built from.  The refresher rebuilds when the
  * generation moved, when the responder certificate changed, or when
@@ -42,15 +48,34 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "certsvc/ca.h"
 #include "certsvc/log.h"
 #include "certsvc/pkistatus.h"
 #include "certsvc/svckey.h"
 #include "crypto/crypto.h"
 #include "pkcs11/p11.h"
 
-enum { PKI_ROOT = 0, PKI_ISSUING = 1, PKI_NCA = 2 };
+/* CA indexes are those of svc->cas: the root, then the issuing CAs. */
+enum { PKI_ROOT = 0, PKI_ISSUING = 1, PKI_NCA = CA_MAX };
 
-static const char *const pki_ca_names[PKI_NCA] = {"root", "issuing"};
+/* How many CAs svc knows; the last is the current issuing CA. */
+static int
+pki_nca(const struct svc *svc)
+{
+	return svc->cas != NULL ? (int)svc->cas->n : 0;
+}
+
+static int
+pki_current(const struct svc *svc)
+{
+	return pki_nca(svc) - 1;
+}
+
+static X509 *
+pki_ca_cert(const struct svc *svc, int ca)
+{
+	return svc->cas->e[ca].cert;
+}
 
 /* One pre-signed OCSP response and what it says. */
 struct pki_resp {
@@ -105,7 +130,7 @@ static const enum crypto_ocsp_rstatus pki_err_status[4] = {
 /* A certificate to answer for. */
 struct pki_subject {
 	X509 *cert;
-	int ca; /* PKI_ROOT or PKI_ISSUING: who issued it */
+	int ca; /* who issued it: an index of svc->cas */
 	bool revoked;
 	int64_t revoked_at;
 	enum crypto_reason reason;
@@ -284,6 +309,21 @@ pki_etag(const struct buf *b, char out[72])
 
 /* --- the OCSP responder certificate ------------------------------------ */
 
+/* True when c was issued by the current issuing CA (not before a rollover). */
+static bool
+pki_issued_by_current(struct svc *svc, const struct store_svc_cert *c)
+{
+	X509 *x = NULL;
+	bool ok;
+
+	if (crypto_cert_from_der(
+	        c->cert_der->data, c->cert_der->len, &x, NULL) != CS_OK)
+		return false;
+	ok = X509_check_issued(svc->issuing, x) == X509_V_OK;
+	X509_free(x);
+	return ok;
+}
+
 /*
  * The current responder certificate into *cur (store_svc_cert_release),
  * issuing one when there is none or a third of its validity is left.  If
@@ -301,7 +341,7 @@ pki_responder(struct svc *svc, int64_t now, struct store_svc_cert *cur,
 	rc = store_svc_cert_current(svc->store, "ocsp", now, cur, err);
 	if (rc != CS_OK && rc != CS_ERR_NOT_FOUND)
 		return rc;
-	have = rc == CS_OK;
+	have = rc == CS_OK && pki_issued_by_current(svc, cur);
 	if (have &&
 	    (cur->not_after - now) * 3 > cur->not_after - cur->not_before)
 		return CS_OK;
@@ -354,27 +394,34 @@ pki_subjects_free(struct pki_subjects *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* Add der (a certificate issued by CA ca) unless it is not ca's. */
+/*
+ * Add der, a certificate issued by the root (ca PKI_ROOT) or by one of the
+ * issuing CAs (PKI_ISSUING: whichever did), unless none of them did.
+ */
 static enum cs_rc
 pki_subject_add(struct svc *svc, struct pki_subjects *s, int ca,
     const struct buf *der, const char *status, const char *reason,
     int64_t revoked_at, struct cs_err *err)
 {
-	X509 *issuer = ca == PKI_ROOT ? svc->root : svc->issuing;
 	struct pki_subject *grown;
 	X509 *x = NULL;
 	enum cs_rc rc;
+	int i;
 
 	if (der == NULL)
 		return CS_OK;
 	rc = crypto_cert_from_der(der->data, der->len, &x, err);
 	if (rc != CS_OK)
 		return rc;
-	if (X509_check_issued(issuer, x) != X509_V_OK) {
-		/* From an earlier CA: not ours to answer for any more. */
+	for (i = ca; i < (ca == PKI_ROOT ? 1 : pki_nca(svc)); i++)
+		if (X509_check_issued(pki_ca_cert(svc, i), x) == X509_V_OK)
+			break;
+	if (i >= (ca == PKI_ROOT ? 1 : pki_nca(svc))) {
+		/* From a CA this process does not know: not ours. */
 		X509_free(x);
 		return CS_OK;
 	}
+	ca = i;
 	if (s->n == s->cap) {
 		size_t cap = s->cap == 0 ? 16 : 2 * s->cap;
 
@@ -396,6 +443,41 @@ pki_subject_add(struct svc *svc, struct pki_subjects *s, int ca,
 	return CS_OK;
 }
 
+/*
+ * The certificates seals had before a rotation (rotate.c): valid until
+ * they expire, revoked with their seal or on their own.
+ */
+static enum cs_rc
+pki_collect_retired(struct svc *svc, struct pki_subjects *s,
+    const struct store_seal *seals, size_t nseals, struct cs_err *err)
+{
+	struct store_seal_key *keys = NULL;
+	size_t n = 0, i, j;
+	enum cs_rc rc;
+
+	rc = store_seal_key_list(svc->store, NULL, &keys, &n, err);
+	for (i = 0; i < n && rc == CS_OK; i++) {
+		for (j = 0; j < nseals; j++)
+			if (strcmp(seals[j].id, keys[i].seal_id) == 0)
+				break;
+		if (j == nseals)
+			continue;
+		/* Revoked on its own, or else with its seal. */
+		if (strcmp(keys[i].status, "revoked") == 0 &&
+		    (seals[j].revoked_at <= 0 ||
+		        keys[i].revoked_at < seals[j].revoked_at))
+			rc = pki_subject_add(svc, s, PKI_ISSUING,
+			    keys[i].cert_der, "revoked", keys[i].reason,
+			    keys[i].revoked_at, err);
+		else
+			rc = pki_subject_add(svc, s, PKI_ISSUING,
+			    keys[i].cert_der, seals[j].status, seals[j].reason,
+			    seals[j].revoked_at, err);
+	}
+	store_seal_key_list_free(keys, n);
+	return rc;
+}
+
 /* Every certificate the two CAs issued: issuing CA, seals, services. */
 static enum cs_rc
 pki_collect(struct svc *svc, struct pki_subjects *s, struct cs_err *err)
@@ -404,13 +486,18 @@ pki_collect(struct svc *svc, struct pki_subjects *s, struct cs_err *err)
 	struct store_seal *seals = NULL, one;
 	struct buf *der = NULL;
 	size_t nseals = 0, ncerts = 0, i;
-	enum cs_rc rc;
+	enum cs_rc rc = CS_OK;
+	int ca;
 
-	rc = crypto_cert_to_der(svc->issuing, &der, err);
-	if (rc == CS_OK)
-		rc = pki_subject_add(
-		    svc, s, PKI_ROOT, der, "active", "", 0, err);
-	buf_free(der);
+	/* Every issuing CA's own certificate, answered for by the root. */
+	for (ca = PKI_ISSUING; ca < pki_nca(svc) && rc == CS_OK; ca++) {
+		rc = crypto_cert_to_der(pki_ca_cert(svc, ca), &der, err);
+		if (rc == CS_OK)
+			rc = pki_subject_add(
+			    svc, s, PKI_ROOT, der, "active", "", 0, err);
+		buf_free(der);
+		der = NULL;
+	}
 	if (rc != CS_OK)
 		return rc;
 	rc = store_seal_list(svc->store, NULL, &seals, &nseals, err);
@@ -424,6 +511,8 @@ pki_collect(struct svc *svc, struct pki_subjects *s, struct cs_err *err)
 			    one.status, one.reason, one.revoked_at, err);
 		store_seal_release(&one);
 	}
+	if (rc == CS_OK)
+		rc = pki_collect_retired(svc, s, seals, nseals, err);
 	if (rc != CS_OK)
 		goto out;
 	rc = store_svc_cert_list(svc->store, &certs, &ncerts, err);
@@ -444,18 +533,13 @@ out:
 static enum cs_rc
 pki_ca_key(struct pki_signers *g, int ca, EVP_PKEY **key, struct cs_err *err)
 {
-	struct store_ca row;
 	enum cs_rc rc;
 
 	*key = g->ca_key[ca];
 	if (*key != NULL)
 		return CS_OK;
-	memset(&row, 0, sizeof(row));
-	rc = store_ca_get(g->svc->store, pki_ca_names[ca], &row, err);
-	if (rc == CS_OK)
-		rc = p11_key_get(
-		    g->svc->token, row.key_uri, &g->ca_key[ca], err);
-	store_ca_release(&row);
+	rc = p11_key_get(
+	    g->svc->token, g->svc->cas->e[ca].key_uri, &g->ca_key[ca], err);
 	*key = g->ca_key[ca];
 	return rc;
 }
@@ -467,7 +551,7 @@ pki_signer(struct pki_signers *g, int ca, X509 **cert, EVP_PKEY **key,
 {
 	enum cs_rc rc;
 
-	if (ca == PKI_ISSUING) {
+	if (ca == pki_current(g->svc)) {
 		if (g->responder == NULL) {
 			rc = crypto_cert_from_der(
 			    g->responder_row->cert_der->data,
@@ -486,8 +570,9 @@ pki_signer(struct pki_signers *g, int ca, X509 **cert, EVP_PKEY **key,
 		*key = g->responder_key;
 		return CS_OK;
 	}
-	rc = pki_ca_key(g, PKI_ROOT, key, err);
-	*cert = g->svc->root;
+	/* The root, or an issuing CA before a rollover: the CA itself. */
+	rc = pki_ca_key(g, ca, key, err);
+	*cert = pki_ca_cert(g->svc, ca);
 	return rc;
 }
 
@@ -540,7 +625,7 @@ pki_resp_make(struct pki_signers *g, const struct pki_snap *old,
 		return rc;
 	memset(&one, 0, sizeof(one));
 	one.cert = j->cert;
-	one.issuer = j->ca == PKI_ROOT ? g->svc->root : g->svc->issuing;
+	one.issuer = pki_ca_cert(g->svc, j->ca);
 	one.md = md;
 	one.revoked = r->revoked;
 	one.revoked_at = r->revoked_at;
@@ -609,7 +694,7 @@ pki_crl_make(struct pkistatus *p, struct pki_signers *g,
 {
 	struct crypto_crl_entry *e;
 	const struct pki_crl *o = old != NULL ? &old->crl[ca] : NULL;
-	X509 *issuer = ca == PKI_ROOT ? g->svc->root : g->svc->issuing;
+	X509 *issuer = pki_ca_cert(g->svc, ca);
 	EVP_PKEY *key = NULL;
 	size_t i, n = 0;
 	enum cs_rc rc;
@@ -672,6 +757,7 @@ pki_build(struct svc *svc, const struct store_svc_cert *responder, int64_t gen,
 	struct pki_snap *s = NULL;
 	const struct pki_snap *old = p->snap; /* only the refresher swaps it */
 	const EVP_MD *md;
+	X509 *issuer;
 	size_t i, k, w;
 	int64_t half;
 	enum cs_rc rc;
@@ -698,20 +784,17 @@ pki_build(struct svc *svc, const struct store_svc_cert *responder, int64_t gen,
 			struct pki_resp *r = &s->resp[s->n];
 
 			md = EVP_get_digestbyname(mds[k]);
-			rc = crypto_ocsp_key_for(md, subj.v[i].cert,
-			    subj.v[i].ca == PKI_ROOT ? svc->root : svc->issuing,
-			    &r->key, err);
+			issuer = pki_ca_cert(svc, subj.v[i].ca);
+			rc = crypto_ocsp_key_for(
+			    md, subj.v[i].cert, issuer, &r->key, err);
 			if (rc == CS_OK)
-				rc = crypto_ocsp_plain_request(md,
-				    subj.v[i].cert,
-				    subj.v[i].ca == PKI_ROOT ? svc->root
-				                             : svc->issuing,
-				    &r->plain, err);
+				rc = crypto_ocsp_plain_request(
+				    md, subj.v[i].cert, issuer, &r->plain, err);
 			if (rc == CS_OK)
 				rc = pki_resp_make(&g, old, &subj.v[i], md,
-				    subj.v[i].ca == PKI_ROOT
-				        ? "root"
-				        : responder->serial,
+				    subj.v[i].ca == pki_current(svc)
+				        ? responder->serial
+				        : svc->cas->e[subj.v[i].ca].name,
 				    now, r, err);
 			if (r->der != NULL) {
 				s->n++;
@@ -743,7 +826,7 @@ pki_build(struct svc *svc, const struct store_svc_cert *responder, int64_t gen,
 	for (i = 0; i < s->n; i++)
 		s->plain[i] = &s->resp[i];
 	qsort(s->plain, s->n, sizeof(*s->plain), pki_plain_cmp);
-	for (i = 0; i < PKI_NCA && rc == CS_OK; i++)
+	for (i = 0; i < (size_t)pki_nca(svc) && rc == CS_OK; i++)
 		rc = pki_crl_make(
 		    p, &g, old, &subj, (int)i, now, &s->crl[i], err);
 	if (rc != CS_OK)
@@ -754,7 +837,7 @@ pki_build(struct svc *svc, const struct store_svc_cert *responder, int64_t gen,
 		if (half < s->refresh_at)
 			s->refresh_at = half;
 	}
-	for (i = 0; i < PKI_NCA; i++) {
+	for (i = 0; i < (size_t)pki_nca(svc); i++) {
 		half = s->crl[i].this_update + PKISTATUS_CRL_LIFE / 2;
 		if (half < s->refresh_at)
 			s->refresh_at = half;
@@ -779,7 +862,7 @@ pkistatus_refresh(struct svc *svc, struct cs_err *err)
 
 	/* Nothing to answer for before the CA exists. */
 	if (p == NULL || svc->store == NULL || svc->token == NULL ||
-	    svc->root == NULL || svc->issuing == NULL)
+	    svc->root == NULL || svc->issuing == NULL || pki_nca(svc) < 2)
 		return CS_OK;
 	memset(&responder, 0, sizeof(responder));
 	pthread_mutex_lock(&p->refresh_mu);
@@ -905,11 +988,10 @@ pkistatus_crl(struct svc *svc, const char *name, struct pkistatus_answer *a,
 	int ca;
 
 	memset(a, 0, sizeof(*a));
-	if (name != NULL && strcmp(name, "root") == 0)
-		ca = PKI_ROOT;
-	else if (name != NULL && strcmp(name, "issuing") == 0)
-		ca = PKI_ISSUING;
-	else
+	for (ca = 0; name != NULL && ca < pki_nca(svc); ca++)
+		if (strcmp(name, svc->cas->e[ca].name) == 0)
+			break;
+	if (name == NULL || ca >= pki_nca(svc))
 		return cs_err_set(err, CS_ERR_NOT_FOUND, "no CRL '%.32s'",
 		    name != NULL ? name : "");
 	if (p == NULL)
@@ -962,7 +1044,7 @@ pkistatus_stats(
 	if (p->snap != NULL) {
 		*responses = p->snap->n;
 		*gen = p->snap->gen;
-		*crl_number = p->snap->crl[PKI_ISSUING].number;
+		*crl_number = p->snap->crl[pki_current(svc)].number;
 	}
 	pthread_rwlock_unlock(&p->lock);
 }
@@ -973,6 +1055,7 @@ pkistatus_times(struct svc *svc, struct pkistatus_times *t)
 	struct pkistatus *p = svc != NULL ? svc->pki : NULL;
 	const struct pki_snap *s;
 	size_t i;
+	int k;
 
 	memset(t, 0, sizeof(*t));
 	if (p == NULL)
@@ -986,11 +1069,13 @@ pkistatus_times(struct svc *svc, struct pkistatus_times *t)
 		if (t->ocsp_next == 0 || s->resp[i].next_update < t->ocsp_next)
 			t->ocsp_next = s->resp[i].next_update;
 	}
-	for (i = 0; s != NULL && i < PKI_NCA; i++) {
-		if (s->crl[i].der == NULL)
+	/* Index 0 the root's CRL, 1 the current issuing CA's. */
+	for (i = 0; s != NULL && i < 2 && pki_nca(svc) >= 2; i++) {
+		k = i == 0 ? PKI_ROOT : pki_current(svc);
+		if (s->crl[k].der == NULL)
 			continue;
-		t->crl_this[i] = s->crl[i].this_update;
-		t->crl_next[i] = s->crl[i].next_update;
+		t->crl_this[i] = s->crl[k].this_update;
+		t->crl_next[i] = s->crl[k].next_update;
 	}
 	pthread_rwlock_unlock(&p->lock);
 }

@@ -24,6 +24,7 @@ struct svc_refresher {
 	pthread_cond_t cv;
 	bool stop;   /* guarded by mu */
 	bool nudged; /* guarded by mu */
+	bool reload; /* guarded by mu: svc_refresher_reload() asked */
 };
 
 enum cs_rc
@@ -63,9 +64,17 @@ refresher_main(void *arg)
 	struct svc *svc = arg;
 	struct svc_refresher *r = svc->refresher;
 	struct timespec deadline;
+	struct cs_err e;
+	bool reload = false;
 
 	for (;;) {
-		(void)svc_refresh(svc, NULL);
+		cs_err_clear(&e);
+		if (svc_refresh(svc, &e) != CS_OK && reload)
+			cs_log(
+			    CS_LOG_WARN, "reload: pre-signed data: %s", e.msg);
+		else if (reload)
+			cs_log(CS_LOG_INFO,
+			    "reload: pre-signed data is up to date");
 		clock_gettime(CLOCK_REALTIME, &deadline);
 		deadline.tv_nsec += (long)REFRESH_PERIOD_MS * 1000000L;
 		deadline.tv_sec += deadline.tv_nsec / 1000000000L;
@@ -76,6 +85,8 @@ refresher_main(void *arg)
 			    ETIMEDOUT)
 				break;
 		r->nudged = false;
+		reload = r->reload;
+		r->reload = false;
 		if (r->stop) {
 			pthread_mutex_unlock(&r->mu);
 			break;
@@ -116,8 +127,9 @@ svc_refresher_start(struct svc *svc, struct cs_err *err)
 	return CS_OK;
 }
 
-void
-svc_refresher_nudge(struct svc *svc)
+/* Wake the refresher; with reload, it logs the outcome of that run. */
+static void
+refresher_wake(struct svc *svc, bool reload)
 {
 	struct svc_refresher *r = svc != NULL ? svc->refresher : NULL;
 
@@ -125,8 +137,21 @@ svc_refresher_nudge(struct svc *svc)
 		return;
 	pthread_mutex_lock(&r->mu);
 	r->nudged = true;
+	r->reload = r->reload || reload;
 	pthread_cond_signal(&r->cv);
 	pthread_mutex_unlock(&r->mu);
+}
+
+void
+svc_refresher_nudge(struct svc *svc)
+{
+	refresher_wake(svc, false);
+}
+
+void
+svc_refresher_reload(struct svc *svc)
+{
+	refresher_wake(svc, true);
 }
 
 void

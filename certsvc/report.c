@@ -29,6 +29,7 @@
 #include "certsvc/log.h"
 #include "certsvc/report.h"
 #include "certsvc/svckey.h"
+#include "certsvc/tsa.h"
 #include "crypto/crypto.h"
 
 /*
@@ -279,6 +280,9 @@ report_sign(struct svc *svc, const json_t *report, struct buf **doc,
 	rc = k->tmpl != NULL
 	    ? crypto_seal_tmpl_seal(k->tmpl, d->data, d->len, &s, err)
 	    : crypto_cms_seal(&so, d->data, d->len, &s, err);
+	/* A token signature per report: off unless configured. */
+	if (rc == CS_OK && svc->cfg.timestamp_reports)
+		rc = tsa_stamp_seal(svc, &s, err);
 	if (rc != CS_OK)
 		goto out;
 	*doc = d;

@@ -5,9 +5,12 @@
  *
  * Issuance needs a seal's signer on every request, so signers are cached
  * in svc (key handle, certificate, image hash).  An entry lives
- * SEAL_CACHE_TTL_NS: that bounds how long a revocation made by another
- * process (certsvc-admin while certsvcd runs) takes to stop a seal here;
- * revocations made through this process drop the entry at once.
+ * SEAL_CACHE_TTL_NS at most, and only while the store's "seals"
+ * generation (moved by triggers on every seal change, whichever process
+ * made it) is the one it was loaded under: the generation is read at most
+ * every SEAL_GEN_CHECK_NS, so a rotation or revocation made by
+ * certsvc-admin while certsvcd runs takes effect there within that, and
+ * changes made through this process drop the entry at once.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -17,6 +20,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/x509v3.h>
 
 #include "certsvc/ca.h"
 #include "certsvc/log.h"
@@ -26,16 +30,20 @@
 
 #define SEAL_CACHE_TTL_NS (5ULL * 1000000000ULL)
 #define SEAL_CACHE_MAX 256
+#define SEAL_GEN_CHECK_NS (1000000ULL)
 
 struct seal_cache_entry {
 	char key[STORE_CODE_MAX + 2]; /* seal id, or "@" + dept for defaults */
 	uint64_t expires;
+	int64_t gen; /* the "seals" generation it was loaded under */
 	struct seal_signer *signer;
 };
 
 struct seal_cache {
 	pthread_mutex_t mu;
 	size_t n;
+	int64_t gen;          /* the newest "seals" generation seen */
+	uint64_t gen_checked; /* when it was read */
 	struct seal_cache_entry e[SEAL_CACHE_MAX];
 };
 
@@ -63,8 +71,7 @@ seal_new_id(char *id, size_t idsz)
 		snprintf(id + 2 + 2 * i, idsz - 2 - 2 * i, "%02x", rnd[i]);
 }
 
-/* Certify the seal key at uri with the issuing CA. */
-static enum cs_rc
+enum cs_rc
 seal_certify(struct svc *svc, const struct seal_create_opts *o,
     const struct store_dept *dept, const char *uri, X509 **out,
     struct cs_err *err)
@@ -253,7 +260,7 @@ seal_cache_find(struct svc *svc, const char *key)
 	for (i = 0; i < c->n; i++) {
 		if (strcmp(c->e[i].key, key) != 0)
 			continue;
-		if (c->e[i].expires > now)
+		if (c->e[i].expires > now && c->e[i].gen == c->gen)
 			s = seal_signer_dup(c->e[i].signer);
 		break;
 	}
@@ -261,8 +268,44 @@ seal_cache_find(struct svc *svc, const char *key)
 	return s;
 }
 
+/*
+ * The "seals" generation into *gen, read from the store at most every
+ * SEAL_GEN_CHECK_NS; entries loaded under another one are stale.  *gen
+ * tags what is loaded next.  A failed read fails the caller: a store that
+ * cannot be read cannot say whether the seal changed.
+ */
+static enum cs_rc
+seal_cache_sync(struct svc *svc, int64_t *gen, struct cs_err *err)
+{
+	struct seal_cache *c = svc->seals;
+	uint64_t now = cs_now_ns();
+	enum cs_rc rc;
+
+	*gen = 0;
+	if (c == NULL)
+		return CS_OK;
+	pthread_mutex_lock(&c->mu);
+	*gen = c->gen;
+	if (c->gen_checked != 0 && now - c->gen_checked < SEAL_GEN_CHECK_NS) {
+		pthread_mutex_unlock(&c->mu);
+		return CS_OK;
+	}
+	pthread_mutex_unlock(&c->mu);
+	rc = store_generation(svc->store, "seals", gen, err);
+	if (rc != CS_OK)
+		return rc;
+	pthread_mutex_lock(&c->mu);
+	c->gen_checked = now;
+	if (*gen > c->gen)
+		c->gen = *gen;
+	*gen = c->gen;
+	pthread_mutex_unlock(&c->mu);
+	return CS_OK;
+}
+
 static void
-seal_cache_put(struct svc *svc, const char *key, const struct seal_signer *s)
+seal_cache_put(
+    struct svc *svc, const char *key, const struct seal_signer *s, int64_t gen)
 {
 	struct seal_cache *c = svc->seals;
 	struct seal_signer *copy;
@@ -293,6 +336,7 @@ seal_cache_put(struct svc *svc, const char *key, const struct seal_signer *s)
 	seal_signer_free(c->e[i].signer); /* NULL for a new slot */
 	cs_strlcpy(c->e[i].key, key, sizeof(c->e[i].key));
 	c->e[i].expires = cs_now_ns() + SEAL_CACHE_TTL_NS;
+	c->e[i].gen = gen;
 	c->e[i].signer = copy;
 	pthread_mutex_unlock(&c->mu);
 }
@@ -340,7 +384,20 @@ seal_cache_free(struct svc *svc)
 static enum cs_rc
 seal_template(struct svc *svc, struct seal_signer *s, struct cs_err *err)
 {
-	return crypto_seal_tmpl_for(s->key, s->cert, svc->issuing,
+	/* Chained by the CA that issued it, older ones too (ca.h). */
+	X509 *issuer = ca_issuer_of(svc, s->cert);
+
+	/*
+	 * A certificate of an issuing CA made by a rollover after this
+	 * process loaded its CAs: refuse rather than seal with a chain that
+	 * does not lead to the root.
+	 */
+	if (issuer == NULL || X509_check_issued(issuer, s->cert) != X509_V_OK)
+		return cs_err_set(err, CS_ERR_CONFLICT,
+		    "seal '%s': its certificate's issuing CA is not loaded "
+		    "here (restart certsvcd after 'ca rollover')",
+		    s->id);
+	return crypto_seal_tmpl_for(s->key, s->cert, issuer,
 	    s->has_image ? s->image_sha256 : NULL, &s->tmpl, err);
 }
 
@@ -429,9 +486,13 @@ seal_signer_get(struct svc *svc, const char *id, const char *dept,
 {
 	char key[STORE_CODE_MAX + 2], sid[STORE_CODE_MAX];
 	struct seal_signer *s;
+	int64_t gen;
 	enum cs_rc rc;
 
 	*out = NULL;
+	rc = seal_cache_sync(svc, &gen, err);
+	if (rc != CS_OK)
+		return rc;
 	if (id == NULL) {
 		snprintf(key, sizeof(key), "@%s", dept);
 		s = seal_cache_find(svc, key);
@@ -452,10 +513,10 @@ seal_signer_get(struct svc *svc, const char *id, const char *dept,
 			    err, CS_ERR_NOT_FOUND, "seal: no seal '%s'", id);
 		if (rc != CS_OK)
 			return rc;
-		seal_cache_put(svc, id, s);
+		seal_cache_put(svc, id, s, gen);
 	}
 	if (key[0] != '\0')
-		seal_cache_put(svc, key, s);
+		seal_cache_put(svc, key, s, gen);
 found:
 	if (strcmp(s->dept, dept) != 0) {
 		seal_signer_free(s);

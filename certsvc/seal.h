@@ -41,6 +41,14 @@ enum cs_rc seal_create(struct svc *svc, const struct seal_create_opts *o,
     char *id, size_t idsz, struct cs_err *err);
 
 /*
+ * Certify the token key at uri for a seal of dept named o->name (o->days)
+ * with the issuing CA (seal profile).  *out is given.
+ */
+enum cs_rc seal_certify(struct svc *svc, const struct seal_create_opts *o,
+    const struct store_dept *dept, const char *uri, X509 **out,
+    struct cs_err *err);
+
+/*
  * A seal ready to sign: its token key, certificate and image hash.  Kept
  * in a cache inside svc so issuance does not parse certificates or look up
  * keys per request.

@@ -914,3 +914,25 @@ statuslist_refresh(struct svc *svc, struct cs_err *err)
 	report_key_put(k);
 	return rc;
 }
+
+void
+statuslist_times(
+    struct svc *svc, size_t *lists, int64_t *oldest_iat, int64_t *next_exp)
+{
+	struct statuslist_cache *c = svc != NULL ? svc->slists : NULL;
+	size_t i;
+
+	*lists = 0;
+	*oldest_iat = *next_exp = 0;
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&c->mu);
+	for (i = 0; i < c->n; i++) {
+		if (*oldest_iat == 0 || c->snaps[i]->iat < *oldest_iat)
+			*oldest_iat = c->snaps[i]->iat;
+		if (*next_exp == 0 || c->snaps[i]->exp < *next_exp)
+			*next_exp = c->snaps[i]->exp;
+	}
+	*lists = c->n;
+	pthread_mutex_unlock(&c->mu);
+}

@@ -59,6 +59,13 @@ enum cs_rc statuslist_refresh(struct svc *svc, struct cs_err *err);
 enum cs_rc statuslist_get(struct svc *svc, int64_t n, struct buf **body,
     const char **media_type, int64_t *signed_at, struct cs_err *err);
 
+/*
+ * For /metrics: how many lists are signed, the oldest "iat" and the
+ * soonest "exp" among them (0 when none).
+ */
+void statuslist_times(
+    struct svc *svc, size_t *lists, int64_t *oldest_iat, int64_t *next_exp);
+
 /* --- the parts, for tests, the refresher and verifiers ------------------ */
 
 /* A signed list as statuslist_fetch() hands it out. */

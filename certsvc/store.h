@@ -47,6 +47,34 @@ int store_schema_version(struct store *st);
 /* True when a trivial query succeeds (for /readyz). */
 bool store_ping(struct store *st);
 
+/* What store_backup() copied: all of it from one snapshot. */
+struct store_backup_info {
+	int64_t pages, bytes;
+	int schema_version;
+	int64_t audit_last_seq; /* the copy's newest audit event, 0 if none */
+};
+
+/*
+ * Copy the database into a new file path (created 0600; CS_ERR_CONFLICT
+ * when it exists) with SQLite's online backup API while other connections
+ * and processes keep writing: the copy is one consistent snapshot
+ * (store_sqlite_backup.c).  progress (may be NULL) gets pages done and
+ * total after each step.  The copy passes PRAGMA quick_check or the call
+ * fails (CS_ERR_STORE); on failure no file is left.
+ */
+enum cs_rc store_backup(struct store *st, const char *path,
+    void (*progress)(void *arg, int64_t done, int64_t total), void *arg,
+    struct store_backup_info *info, struct cs_err *err);
+
+/*
+ * In tx, move every licence serial counter n ahead (at most to the
+ * largest serial an identifier can spell), so that after a restore the
+ * serials of licences issued after the backup are not handed out again.
+ * *rows = counters moved.
+ */
+enum cs_rc store_serials_skip(
+    struct store_tx *tx, int64_t n, int64_t *rows, struct cs_err *err);
+
 /*
  * Begin a write transaction (BEGIN IMMEDIATE, waits for the write lock up to
  * the busy timeout).  *out is given: end it with store_tx_commit() or
@@ -419,6 +447,14 @@ enum cs_rc store_checkpoint_scan(struct store *st,
 enum cs_rc store_audit_hash_at(struct store *st, int64_t seq,
     uint8_t hash[STORE_HASH_LEN], struct cs_err *err);
 
+/* The newest event and checkpoint (0 when none), in one indexed read. */
+struct store_audit_tip {
+	int64_t seq, time;       /* the newest event */
+	int64_t cp_seq, cp_time; /* the newest checkpoint */
+};
+enum cs_rc store_audit_tip(
+    struct store *st, struct store_audit_tip *t, struct cs_err *err);
+
 /* --- issue #5: licence lifecycle and objections (store_sqlite_life.c) --- */
 
 /*
@@ -563,5 +599,186 @@ enum cs_rc store_slist_list(
 enum cs_rc store_slist_scan(struct store *st, int64_t list, int64_t *gen,
     bool (*fn)(void *arg, int64_t idx, const char *status), void *arg,
     struct cs_err *err);
+
+/* --- issue #6: 免证办 codes, usage records and verifier usage lists
+ * (store_sqlite_codes.c, migration 4) --- */
+
+#define STORE_PURPOSE_MAX 201 /* 1 to 200 bytes of UTF-8 + NUL */
+
+/*
+ * A 免证办 code: no code in it, only hashes (certsvc/pcode.c says which)
+ * and the nonce its long form is derived from under a key that is not in
+ * the database.
+ */
+struct store_pcode {
+	char id[STORE_CODE_MAX]; /* "P-" + 16 hex */
+	uint8_t long_hash[STORE_HASH_LEN];
+	uint8_t short_hash[STORE_HASH_LEN];
+	uint8_t nonce[32];
+	char licence_id[STORE_LICENCE_ID_MAX];
+	char holder_ref[72];
+	char client[STORE_CODE_MAX]; /* the holder client that made it */
+	char purpose[STORE_PURPOSE_MAX];
+	char rp[STORE_CODE_MAX];  /* the intended verifier client, "" any */
+	int64_t created, expires; /* Unix seconds; usable while now < expires */
+	int64_t max_uses, uses;
+	char status[16]; /* "active", "revoked" */
+	int64_t revoked_at;
+};
+
+/*
+ * Insert c (uses 0, status active).  CS_ERR_CONFLICT when its id or one
+ * of its hashes exists, CS_ERR_NOT_FOUND when its client or rp does not.
+ */
+enum cs_rc store_pcode_put(
+    struct store_tx *tx, const struct store_pcode *c, struct cs_err *err);
+/* The code whose short (or long) hash is hash; CS_ERR_NOT_FOUND. */
+enum cs_rc store_pcode_by_hash(struct store *st, bool is_short,
+    const uint8_t hash[STORE_HASH_LEN], struct store_pcode *c,
+    struct cs_err *err);
+enum cs_rc store_pcode_get(struct store *st, const char *id,
+    struct store_pcode *c, struct cs_err *err);
+/*
+ * The usable codes of holder_ref at now (0: the current time): active,
+ * not expired, not used up; latest expiry first, at most limit (0: all).
+ * *out given (free()).
+ */
+enum cs_rc store_pcode_list(struct store *st, const char *holder_ref,
+    int64_t now, size_t limit, struct store_pcode **out, size_t *n,
+    struct cs_err *err);
+/* Revoke an active code of holder_ref; CS_ERR_CONFLICT otherwise. */
+enum cs_rc store_pcode_revoke(struct store_tx *tx, const char *id,
+    const char *holder_ref, int64_t when, struct cs_err *err);
+/*
+ * Count one use of code id at now, only while it is active, unexpired at
+ * now and below max_uses: CS_ERR_CONFLICT otherwise, so of concurrent
+ * uses no more than max_uses pass.
+ */
+enum cs_rc store_pcode_use(
+    struct store_tx *tx, const char *id, int64_t now, struct cs_err *err);
+
+/* A usage record (用证记录): one redemption of a code. */
+struct store_usage {
+	char id[STORE_CODE_MAX]; /* "U-" + 16 hex */
+	char code_id[STORE_CODE_MAX];
+	char licence_id[STORE_LICENCE_ID_MAX];
+	int version;
+	char type[STORE_CODE_MAX];
+	char dept[STORE_CODE_MAX]; /* the licence's issuing department */
+	char holder_ref[72];
+	char rp[STORE_CODE_MAX];      /* the verifier client */
+	char rp_name[STORE_TEXT_MAX]; /* its name (read only) */
+	char purpose[STORE_PURPOSE_MAX];
+	char report_id[STORE_CODE_MAX]; /* the report handed out */
+	int64_t time;
+};
+
+/* CS_ERR_NOT_FOUND when the code, licence version or client does not exist. */
+enum cs_rc store_usage_put(
+    struct store_tx *tx, const struct store_usage *u, struct cs_err *err);
+/*
+ * Usage records of holder_ref (or, when NULL, of licences of dept), of
+ * licence_id only when not NULL, newest first, at most limit (0: all).
+ * *out given (free()).
+ */
+enum cs_rc store_usage_list(struct store *st, const char *holder_ref,
+    const char *dept, const char *licence_id, size_t limit,
+    struct store_usage **out, size_t *n, struct cs_err *err);
+
+/*
+ * A verifier client's usage list (用证清单): the licence types it may
+ * use.  put: CS_ERR_NOT_FOUND naming an unknown type.  get: *out given
+ * (free()), sorted.
+ */
+enum cs_rc store_client_types_put(struct store_tx *tx, const char *client,
+    const char *const *types, size_t ntypes, struct cs_err *err);
+enum cs_rc store_client_types_get(struct store *st, const char *client,
+    char (**out)[STORE_CODE_MAX], size_t *n, struct cs_err *err);
+enum cs_rc store_client_type_allowed(struct store *st, const char *client,
+    const char *type, bool *allowed, struct cs_err *err);
+
+/* --- issue #9: key rotation (store_sqlite_rotate.c, migration 5) --- */
+
+/* A key and certificate a seal had before its current one. */
+struct store_seal_key {
+	char seal_id[STORE_CODE_MAX];
+	char key_uri[STORE_URI_MAX];
+	char alg[16];
+	struct buf *cert_der;
+	uint8_t cert_sha256[STORE_HASH_LEN];
+	int64_t retired_at; /* when it stopped sealing */
+	char status[16];    /* "retired", "revoked" (on its own) */
+	char reason[STORE_TEXT_MAX];
+	int64_t revoked_at; /* 0 unless revoked */
+};
+
+/*
+ * Give active seal id a new key and certificate: its current ones (key
+ * old_uri, certificate hashing to old_sha256) move to the seal's retired
+ * keys, and new_uri, alg and new_der take their place, at when (0: now).
+ * CS_ERR_CONFLICT when the seal is not active or its key is no longer
+ * old_uri (another rotation came first), CS_ERR_NOT_FOUND for no seal.
+ * Triggers move the "seals" and "certs" generations.
+ */
+enum cs_rc store_seal_rekey(struct store_tx *tx, const char *id,
+    const char *old_uri, const uint8_t old_sha256[STORE_HASH_LEN],
+    const char *new_uri, const char *alg, const struct buf *new_der,
+    int64_t when, struct cs_err *err);
+/*
+ * Retired keys of seal id (all seals when NULL), oldest first, with their
+ * certificates.  *out given (store_seal_key_list_free).
+ */
+enum cs_rc store_seal_key_list(struct store *st, const char *id,
+    struct store_seal_key **out, size_t *n, struct cs_err *err);
+void store_seal_key_list_free(struct store_seal_key *arr, size_t n);
+/* The retired key of seal id whose certificate hashes to sha256. */
+enum cs_rc store_seal_key_get(struct store *st, const char *id,
+    const uint8_t sha256[STORE_HASH_LEN], struct store_seal_key *k,
+    struct cs_err *err);
+
+/*
+ * Revoke the retired certificate (hashing to sha256) of seal id on its
+ * own, with reason, at when (0: now): after a compromise of that key, the
+ * seal and its current certificate stay.  CS_ERR_NOT_FOUND when the seal
+ * has no such retired certificate, CS_ERR_CONFLICT when it is revoked
+ * already.  A trigger moves the "certs" generation.
+ */
+enum cs_rc store_seal_key_revoke(struct store_tx *tx, const char *id,
+    const uint8_t sha256[STORE_HASH_LEN], const char *reason, int64_t when,
+    struct cs_err *err);
+
+/*
+ * The inventory entry whose URI or label is name; *destroyed_at its
+ * destruction time or 0.  CS_ERR_NOT_FOUND.
+ */
+enum cs_rc store_key_find(struct store *st, const char *name,
+    struct store_key *k, int64_t *destroyed_at, struct cs_err *err);
+/*
+ * What still uses key uri at now, into what ("" when nothing): an active
+ * seal, a CA, or an active service certificate valid at now.
+ */
+enum cs_rc store_key_user(struct store *st, const char *uri, int64_t now,
+    char *what, size_t whatsz, struct cs_err *err);
+/* Mark key uri destroyed at when (0: now); CS_ERR_CONFLICT if it is. */
+enum cs_rc store_key_destroyed(
+    struct store_tx *tx, const char *uri, int64_t when, struct cs_err *err);
+
+/*
+ * Every CA, in the order they were made (the root, the issuing CA of
+ * ca_init, then one per rollover), certificates loaded.  *out given
+ * (store_ca_list_free).
+ */
+enum cs_rc store_ca_list(
+    struct store *st, struct store_ca **out, size_t *n, struct cs_err *err);
+void store_ca_list_free(struct store_ca *arr, size_t n);
+
+/*
+ * Identifiers of licences whose newest version is sealed by seal id,
+ * greater than after ("" from the start), in order, at most limit (1 to
+ * STORE_LIST_MAX).  *out given (free()).
+ */
+enum cs_rc store_licence_ids_by_seal(struct store *st, const char *id,
+    const char *after, size_t limit, char (**out)[STORE_LICENCE_ID_MAX],
+    size_t *n, struct cs_err *err);
 
 #endif

@@ -79,6 +79,25 @@ struct store_str {
 };
 
 /*
+ * The fast path of audit verification (store_sqlite_audit.c): true when
+ * SHA-256(prev || E) equals want, E being the canonical encoding of the
+ * event (seq, t, f = actor, action, object, outcome, request_id, detail)
+ * written directly instead of through jansson.  False means "not shown":
+ * the caller then decides with audit_encode(), so this can only make
+ * verification faster, never accept a row audit_encode() would refuse.
+ */
+bool store_audit_fast_match(const EVP_MD *md, const uint8_t *prev, int64_t seq,
+    int64_t t, const struct store_str *f, const uint8_t *want);
+
+/*
+ * The append path's: hash = SHA-256(prev || E) when every text field is
+ * printable ASCII (where the direct encoding is jansson's by
+ * construction); false otherwise, and audit_encode() must make E.
+ */
+bool store_audit_fast_hash(const EVP_MD *md, const uint8_t *prev, int64_t seq,
+    int64_t t, const struct store_str *f, uint8_t hash[STORE_HASH_LEN]);
+
+/*
  * A statement on a connection: tx's when tx is not NULL, else one from the
  * pool, given back by store_q_end().
  */

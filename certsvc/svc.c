@@ -14,15 +14,19 @@
 
 #include <openssl/crypto.h>
 
+#include "certsvc/ca.h"
 #include "certsvc/licence.h"
+#include "certsvc/txbatch.h"
 #include "certsvc/log.h"
 #include "certsvc/ltype.h"
 #include "certsvc/mem.h"
+#include "certsvc/pcode.h"
 #include "certsvc/pkistatus.h"
 #include "certsvc/report.h"
 #include "certsvc/seal.h"
 #include "certsvc/statuslist.h"
 #include "certsvc/svc.h"
+#include "certsvc/tsa.h"
 #include "crypto/crypto.h"
 
 /* Seal and CA certificates kept parsed (crypto_cert_cache). */
@@ -66,37 +70,8 @@ svc_take_env_pin(struct svc *svc, struct cs_err *err)
 enum cs_rc
 svc_load_ca(struct svc *svc, struct cs_err *err)
 {
-	struct store_ca ca;
-	X509 *root = NULL, *issuing = NULL;
-	enum cs_rc rc;
-
-	memset(&ca, 0, sizeof(ca));
-	rc = store_ca_get(svc->store, "root", &ca, err);
-	if (rc != CS_OK)
-		goto out;
-	rc = crypto_cert_from_der(
-	    ca.cert_der->data, ca.cert_der->len, &root, err);
-	store_ca_release(&ca);
-	if (rc != CS_OK)
-		goto out;
-	rc = store_ca_get(svc->store, "issuing", &ca, err);
-	if (rc != CS_OK)
-		goto out;
-	rc = crypto_cert_from_der(
-	    ca.cert_der->data, ca.cert_der->len, &issuing, err);
-	store_ca_release(&ca);
-	if (rc != CS_OK)
-		goto out;
-	X509_free(svc->root);
-	X509_free(svc->issuing);
-	svc->root = root;
-	svc->issuing = issuing;
-	root = NULL;
-	issuing = NULL;
-out:
-	X509_free(root);
-	X509_free(issuing);
-	return rc;
+	/* The root and every issuing CA, the newest current (issue #9). */
+	return ca_set_load(svc, err);
 }
 
 /*
@@ -175,7 +150,7 @@ svc_open(const char *config_path, unsigned flags, struct svc **out,
 	if (rc == CS_OK)
 		rc = licence_serials_init(svc, err);
 	if (rc == CS_OK)
-		rc = licence_batcher_init(svc, err);
+		rc = txbatch_init(svc, err);
 	if (rc == CS_OK)
 		rc = crypto_cert_cache_new(SVC_CERT_CACHE, &svc->certs, err);
 	if (rc == CS_OK)
@@ -186,6 +161,10 @@ svc_open(const char *config_path, unsigned flags, struct svc **out,
 		rc = pkistatus_init(svc, err);
 	if (rc == CS_OK)
 		rc = statuslist_init(svc, err);
+	if (rc == CS_OK)
+		rc = pcode_limits_init(svc, err);
+	if (rc == CS_OK)
+		rc = tsa_init(svc, err);
 	if (rc != CS_OK)
 		goto fail;
 	if (flags & SVC_OPEN_STORE) {
@@ -207,6 +186,7 @@ svc_open(const char *config_path, unsigned flags, struct svc **out,
 		pc.token_label = svc->cfg.token_label;
 		pc.pool_size = svc->cfg.pool_size;
 		pc.timeout_ms = svc->cfg.token_timeout_ms;
+		pc.queue_max = svc->cfg.token_queue_max;
 		pc.pin_fn = svc_pin_fn;
 		pc.pin_arg = svc;
 		rc = p11_token_open(&pc, &svc->token, err);
@@ -226,18 +206,21 @@ svc_free(struct svc *svc)
 	if (svc == NULL)
 		return;
 	svc_refresher_stop(svc);
+	tsa_free(svc);
 	statuslist_free(svc);
+	pcode_limits_free(svc);
 	pkistatus_free(svc);
 	report_free(svc);
 	crypto_cert_cache_free(svc->certs);
 	ltype_cache_free(svc);
 	seal_cache_free(svc);
-	licence_batcher_free(svc);
+	txbatch_free(svc);
 	licence_serials_free(svc);
 	p11_token_free(svc->token);
 	store_free(svc->store);
 	X509_free(svc->root);
 	X509_free(svc->issuing);
+	ca_set_free(svc);
 	if (svc->pin_copy != NULL)
 		OPENSSL_secure_clear_free(
 		    svc->pin_copy, strlen(svc->pin_copy) + 1);

@@ -18,27 +18,29 @@
 
 struct seal_cache;
 struct serial_alloc;
-struct licence_batcher;
+struct txbatch;
 struct report_state;
 struct pkistatus;
 struct statuslist_cache;
 struct svc_refresher;
 struct crypto_cert_cache;
 struct ltype_cache;
+struct ca_set;
 
 struct svc {
 	struct cfg cfg;
 	struct store *store;     /* NULL unless SVC_OPEN_STORE */
 	struct p11_token *token; /* NULL unless SVC_OPEN_TOKEN */
 	X509 *root;              /* NULL until the CA exists */
-	X509 *issuing;
-	char *pin_copy; /* secure heap, when the PIN came from env */
+	X509 *issuing;           /* the current issuing CA */
+	struct ca_set *cas;      /* ca.c: every CA, older issuing ones too */
+	char *pin_copy;          /* secure heap, when the PIN came from env */
 	/* Key of holder_ref_make(): DATA/holder-key, 32 bytes as 64 hex. */
 	unsigned char holder_key[32];
 	bool has_holder_key;
 	struct seal_cache *seals;        /* seal.c: signers by seal id */
 	struct serial_alloc *serials;    /* licence.c: serial blocks */
-	struct licence_batcher *batcher; /* licence.c: group commit */
+	struct txbatch *batcher;         /* txbatch.c: group commit */
 	struct report_state *reports;    /* report.c: in-memory report key */
 	struct pkistatus *pki;           /* pkistatus.c: OCSP responses, CRLs */
 	struct statuslist_cache *slists; /* statuslist.c: signed lists */
@@ -92,6 +94,12 @@ enum cs_rc svc_refresh(struct svc *svc, struct cs_err *err);
  */
 enum cs_rc svc_refresher_start(struct svc *svc, struct cs_err *err);
 void svc_refresher_nudge(struct svc *svc);
+/*
+ * SIGHUP: like a nudge, and the refresher logs the outcome of that run
+ * ("reload: ..."), so an operator sees that changes made by another
+ * process (certsvc-admin) are served now.
+ */
+void svc_refresher_reload(struct svc *svc);
 void svc_refresher_stop(struct svc *svc);
 
 /* public_url (without trailing slashes) + path into out. */

@@ -10,6 +10,7 @@
 
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
+#include <openssl/x509v3.h>
 
 #include "certsvc/ca.h"
 #include "certsvc/log.h"
@@ -159,7 +160,7 @@ svckey_create(struct svc *svc, const char *purpose, enum crypto_profile profile,
 	cs_strlcpy(key.alg, "p256", sizeof(key.alg));
 	cs_strlcpy(key.purpose, purpose, sizeof(key.purpose));
 	key.created = (int64_t)now;
-	cs_strlcpy(sc.ca, "issuing", sizeof(sc.ca));
+	cs_strlcpy(sc.ca, ca_current_name(svc), sizeof(sc.ca));
 	cs_strlcpy(sc.purpose, purpose, sizeof(sc.purpose));
 	cs_strlcpy(sc.key_uri, out->key_uri, sizeof(sc.key_uri));
 	sc.created = (int64_t)now;
@@ -201,6 +202,13 @@ svckey_load(struct svc *svc, const char *purpose, struct svckey *out,
 	if (rc == CS_OK)
 		rc = crypto_cert_from_der(
 		    sc.cert_der->data, sc.cert_der->len, &out->cert, err);
+	/* After a CA rollover: made anew by the current issuing CA. */
+	if (rc == CS_OK &&
+	    (svc->issuing == NULL ||
+	        X509_check_issued(svc->issuing, out->cert) != X509_V_OK))
+		rc = cs_err_set(err, CS_ERR_NOT_FOUND,
+		    "the %s certificate is not the current issuing CA's",
+		    purpose);
 	if (rc == CS_OK)
 		rc = p11_key_get(svc->token, sc.key_uri, &out->key, err);
 	store_svc_cert_release(&sc);

@@ -567,6 +567,28 @@ check_chain(struct verify_run *v, struct cs_err *err)
 
 /* --- certificate_status -------------------------------------------------- */
 
+/*
+ * True when the signer is a certificate seal s had before a rotation
+ * (rotate.c): it stays valid, so what it sealed keeps verifying, unless
+ * it was revoked on its own (then s says so, from then on).
+ */
+static bool
+verify_retired_cert(struct verify_run *v, struct store_seal *s)
+{
+	struct store_seal_key k;
+
+	if (store_seal_key_get(
+	        v->svc->store, s->id, v->signer_sha256, &k, NULL) != CS_OK)
+		return false;
+	if (strcmp(k.status, "revoked") == 0 &&
+	    (s->revoked_at <= 0 || k.revoked_at < s->revoked_at)) {
+		cs_strlcpy(s->status, "revoked", sizeof(s->status));
+		s->revoked_at = k.revoked_at;
+	}
+	buf_free(k.cert_der);
+	return true;
+}
+
 static enum cs_rc
 check_cert_status(struct verify_run *v, struct cs_err *err)
 {
@@ -595,7 +617,8 @@ check_cert_status(struct verify_run *v, struct cs_err *err)
 	if (v->has_signer_sha256 &&
 	    (EVP_Digest(s.cert_der->data, s.cert_der->len, md, NULL,
 	         EVP_sha256(), NULL) != 1 ||
-	        memcmp(md, v->signer_sha256, sizeof(md)) != 0)) {
+	        memcmp(md, v->signer_sha256, sizeof(md)) != 0) &&
+	    !verify_retired_cert(v, &s)) {
 		verify_set(v, id, VERIFY_FAIL,
 		    "the signer is not the certificate of seal '%s'", s.id);
 		goto out;

@@ -11,8 +11,10 @@
  * certificate is verified once and the result kept for a short while
  * (CRYPTO_CHAIN_MEMO_S, and never past the validity of the certificate
  * checked): path validation depends only on the certificates, the trust
- * anchor and the time.  Revocation is not part of it (the caller checks
- * status separately), so nothing here can hide a revocation.
+ * anchor, the purpose (the memo is for one: a seal certificate that
+ * chains for X509_PURPOSE_ANY is not thereby a TSA's) and the time.
+ * Revocation is not part of it (the caller checks status separately), so
+ * nothing here can hide a revocation.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -31,6 +33,7 @@ struct certcache_entry {
 	unsigned char sha256[32];
 	X509 *cert;
 	const X509 *root;       /* the anchor the memo is for */
+	int purpose;            /* ... and the purpose (X509_PURPOSE_*) */
 	int64_t chain_ok_until; /* Unix seconds; 0: not known good */
 	uint64_t used;          /* clock of the last use, for eviction */
 };
@@ -94,6 +97,18 @@ certcache_find(struct crypto_cert_cache *c, const unsigned char *h)
 	return NULL;
 }
 
+/* True when x encodes again to exactly the len bytes at der. */
+static bool
+certcache_is_der(X509 *x, const unsigned char *der, size_t len)
+{
+	unsigned char *enc = NULL;
+	int n = i2d_X509(x, &enc);
+	bool same = n > 0 && (size_t)n == len && memcmp(enc, der, len) == 0;
+
+	OPENSSL_free(enc);
+	return same;
+}
+
 enum cs_rc
 crypto_cert_cache_get(struct crypto_cert_cache *c, const unsigned char *der,
     size_t len, X509 **out, struct cs_err *err)
@@ -122,6 +137,16 @@ crypto_cert_cache_get(struct crypto_cert_cache *c, const unsigned char *der,
 	rc = crypto_cert_from_der(der, len, &x, err);
 	if (rc != CS_OK)
 		return rc;
+	/*
+	 * DER, as crypto_cms_verify() demands of a whole seal by encoding
+	 * it again: a certificate cut out of a seal must be too (found by
+	 * fuzz/: a BIT STRING with unused bits set passed here only).
+	 */
+	if (!certcache_is_der(x, der, len)) {
+		X509_free(x);
+		return cs_err_set(
+		    err, CS_ERR_INVALID, "certificate is not DER");
+	}
 	pthread_mutex_lock(&c->mu);
 	if (certcache_find(c, h) == NULL) {
 		if (c->n < c->max) {
@@ -181,8 +206,8 @@ crypto_cert_cache_chain(struct crypto_cert_cache *c, X509 *cert, X509 *root,
 	if (c != NULL) {
 		pthread_mutex_lock(&c->mu);
 		e = certcache_of(c, cert);
-		*valid =
-		    e != NULL && e->root == root && e->chain_ok_until > now;
+		*valid = e != NULL && e->root == root &&
+		    e->purpose == purpose && e->chain_ok_until > now;
 		pthread_mutex_unlock(&c->mu);
 		if (*valid) {
 			if (reason != NULL && reasonsz > 0)
@@ -208,6 +233,7 @@ crypto_cert_cache_chain(struct crypto_cert_cache *c, X509 *cert, X509 *root,
 	e = certcache_of(c, cert);
 	if (e != NULL) {
 		e->root = root;
+		e->purpose = purpose;
 		e->chain_ok_until = until;
 	}
 	pthread_mutex_unlock(&c->mu);

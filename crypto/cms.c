@@ -452,12 +452,13 @@ crypto_image_check(CMS_SignerInfo *si, struct crypto_cms_result *res)
 }
 
 /*
- * signing-certificate (v1, v2), when present, names the signer first;
- * chain is the signer followed by the other certificates of the seal.
+ * signing-certificate (v1, v2), when present (one of them when required),
+ * names the signer first and, after it, certificates of chain; chain is
+ * the signer followed by the others it may name.
  */
 static bool
-crypto_ess_check(
-    CMS_SignerInfo *si, STACK_OF(X509) * chain, struct crypto_cms_result *res)
+crypto_ess_check(CMS_SignerInfo *si, STACK_OF(X509) * chain, bool required,
+    struct crypto_cms_result *res)
 {
 	ESS_SIGNING_CERT_V2 *v2 = NULL;
 	ESS_SIGNING_CERT *v1 = NULL;
@@ -475,6 +476,9 @@ crypto_ess_check(
 	if (r1 < 0 || r2 < 0)
 		return crypto_fail(
 		    res, "signing-certificate attribute is malformed");
+	if (r1 == 0 && r2 == 0 && required)
+		return crypto_fail(
+		    res, "signing-certificate attribute is missing");
 	if (r1 == 0 && r2 == 0)
 		return true;
 	if (r1 == 1) {
@@ -591,7 +595,8 @@ crypto_attrs_check(CMS_SignerInfo *si, X509 *signer, STACK_OF(X509) * chain,
 	             ASN1_TYPE_get(t) != V_ASN1_GENERALIZEDTIME) ||
 	            !crypto_signing_time(t, &res->signing_time))))
 		return crypto_fail(res, "signing-time attribute is malformed");
-	return crypto_ess_check(si, chain, res) && crypto_image_check(si, res);
+	return crypto_ess_check(si, chain, false, res) &&
+	    crypto_image_check(si, res);
 }
 
 /* The first reason OpenSSL gives for a failed verification. */
@@ -631,7 +636,9 @@ crypto_der_into(const unsigned char **p, long *left, int tag)
 	long clen;
 	int t, cls;
 
-	if (!crypto_der_next(p, left, &t, &cls, &c, &clen) ||
+	/* Only a constructed encoding has content to step into. */
+	if (*left <= 0 || (**p & V_ASN1_CONSTRUCTED) == 0 ||
+	    !crypto_der_next(p, left, &t, &cls, &c, &clen) ||
 	    (tag >= 0 && (t != tag || cls != V_ASN1_UNIVERSAL)))
 		return false;
 	*p = c;
@@ -746,8 +753,14 @@ crypto_cms_strip(const unsigned char *der, size_t derlen, struct buf **out,
 	    tag != V_ASN1_OBJECT || cls != V_ASN1_UNIVERSAL)
 		return false;
 	oidlen = (long)(p - oid);
-	/* content [0] EXPLICIT: exactly that tag, or no split. */
-	if (!crypto_der_next(&p, &left, &tag, &cls, &c, &clen) ||
+	/*
+	 * content [0] EXPLICIT: exactly that tag, or no split.  The headers
+	 * rebuilt below must be constructed in der too (found by fuzz/: a
+	 * primitive one was repaired here, refused by the whole parse).
+	 */
+	el = p;
+	if (left <= 0 || (*el & V_ASN1_CONSTRUCTED) == 0 ||
+	    !crypto_der_next(&p, &left, &tag, &cls, &c, &clen) ||
 	    cls != V_ASN1_CONTEXT_SPECIFIC || tag != 0 || left != 0)
 		return false;
 	p = c;
@@ -762,6 +775,8 @@ crypto_cms_strip(const unsigned char *der, size_t derlen, struct buf **out,
 		if (!crypto_der_next(&p, &left, &tag, &cls, &c, &clen))
 			return false;
 		if (cls == V_ASN1_CONTEXT_SPECIFIC && tag == 0) {
+			if ((*el & V_ASN1_CONSTRUCTED) == 0)
+				return false;
 			certs = c;
 			certslen = clen;
 			certsel = (long)(p - el);
@@ -892,8 +907,46 @@ crypto_signer_find(CMS_SignerInfo *si, STACK_OF(X509) * certs)
 
 #define CRYPTO_CMS_CERTS_MAX 16
 
-static void crypto_ts_of(
-    CMS_ContentInfo *cms, X509 *root, struct crypto_ts_result *ts);
+static void crypto_ts_of(CMS_ContentInfo *cms, X509 *root,
+    struct crypto_cert_cache *cache, struct crypto_ts_result *ts);
+
+/*
+ * The ncert certificates cut out of a SignedData (crypto_cms_strip()),
+ * from cache, into *certs (given).  *bad: 0, or the 1-based index of the
+ * first one that is not DER X.509 (then *certs is NULL).
+ */
+static enum cs_rc
+crypto_certs_get(struct crypto_cert_cache *cache, const unsigned char **cert,
+    const size_t *certlen, int ncert, STACK_OF(X509) * *certs, int *bad,
+    struct cs_err *err)
+{
+	X509 *x;
+	enum cs_rc rc = CS_OK;
+	int i;
+
+	*bad = 0;
+	*certs = sk_X509_new_null();
+	if (*certs == NULL)
+		return cs_err_ossl(err, CS_ERR_NOMEM, "out of memory");
+	for (i = 0; i < ncert && rc == CS_OK; i++) {
+		rc = crypto_cert_cache_get(cache, cert[i], certlen[i], &x, err);
+		if (rc == CS_ERR_INVALID) {
+			cs_err_clear(err);
+			*bad = i + 1;
+			rc = CS_OK;
+			break;
+		}
+		if (rc == CS_OK && sk_X509_push(*certs, x) <= 0) {
+			X509_free(x);
+			rc = cs_err_ossl(err, CS_ERR_NOMEM, "out of memory");
+		}
+	}
+	if (rc != CS_OK || *bad != 0) {
+		sk_X509_pop_free(*certs, X509_free);
+		*certs = NULL;
+	}
+	return rc;
+}
 
 /*
  * Parse der (through the cache's certificates when it can be split) into
@@ -907,9 +960,8 @@ crypto_cms_load(const unsigned char *der, size_t derlen,
 	const unsigned char *cert[CRYPTO_CMS_CERTS_MAX];
 	size_t certlen[CRYPTO_CMS_CERTS_MAX];
 	struct buf *stripped = NULL;
-	X509 *x;
-	int ncert = 0, i;
-	enum cs_rc rc = CS_OK;
+	int ncert = 0, bad = 0;
+	enum cs_rc rc;
 
 	*certs = NULL;
 	if (cache == NULL || derlen == 0 || derlen > CRYPTO_CMS_MAX ||
@@ -929,25 +981,11 @@ crypto_cms_load(const unsigned char *der, size_t derlen,
 	buf_free(stripped);
 	if (!res->parsed)
 		return CS_OK;
-	*certs = sk_X509_new_null();
-	if (*certs == NULL)
-		return cs_err_ossl(err, CS_ERR_NOMEM, "out of memory");
-	for (i = 0; i < ncert; i++) {
-		rc = crypto_cert_cache_get(cache, cert[i], certlen[i], &x, err);
-		if (rc == CS_ERR_INVALID) {
-			cs_err_clear(err);
-			res->parsed = crypto_fail(
-			    res, "seal certificate %d is not DER X.509", i + 1);
-			return CS_OK;
-		}
-		if (rc != CS_OK)
-			return rc;
-		if (sk_X509_push(*certs, x) <= 0) {
-			X509_free(x);
-			return cs_err_ossl(err, CS_ERR_NOMEM, "out of memory");
-		}
-	}
-	return CS_OK;
+	rc = crypto_certs_get(cache, cert, certlen, ncert, certs, &bad, err);
+	if (rc == CS_OK && bad != 0)
+		res->parsed = crypto_fail(
+		    res, "seal certificate %d is not DER X.509", bad);
+	return rc;
 }
 
 enum cs_rc
@@ -989,7 +1027,7 @@ crypto_cms_verify_cached(const unsigned char *doc, size_t len,
 	signer = crypto_signer_find(si, certs);
 	if (signer == NULL) {
 		crypto_fail(res, "signer certificate is not in the seal");
-		goto out;
+		goto timestamp;
 	}
 	if (X509_up_ref(signer) != 1) {
 		rc = cs_err_ossl(err, CS_ERR_CRYPTO, "cannot keep the signer");
@@ -1032,7 +1070,9 @@ crypto_cms_verify_cached(const unsigned char *doc, size_t len,
 	if (res->chain_ok && !crypto_ku_signs(signer))
 		res->chain_ok = crypto_fail(
 		    res, "signer certificate key usage does not allow signing");
-	crypto_ts_of(cms, root, &ts);
+timestamp:
+	/* As crypto_cms_timestamp() says, whatever the seal's own checks. */
+	crypto_ts_of(cms, root, cache, &ts);
 	res->ts_present = ts.present;
 	res->ts_ok = ts.ok;
 	res->ts_time = ts.time;
@@ -1078,17 +1118,13 @@ crypto_ts_fail(struct crypto_ts_result *res, const char *fmt, ...)
 
 /* genTime of a verified token, in Unix seconds. */
 static bool
-crypto_ts_time(PKCS7 *tok, int64_t *out)
+crypto_ts_time(const TS_TST_INFO *info, int64_t *out)
 {
-	TS_TST_INFO *info = PKCS7_to_TS_TST_INFO(tok);
-	const ASN1_GENERALIZEDTIME *gt;
+	const ASN1_GENERALIZEDTIME *gt = TS_TST_INFO_get_time(info);
 	ASN1_TIME *epoch = NULL;
 	int days = 0, secs = 0;
 	bool ok = false;
 
-	if (info == NULL)
-		return false;
-	gt = TS_TST_INFO_get_time(info);
 	epoch = ASN1_TIME_set(NULL, 0);
 	if (gt != NULL && epoch != NULL &&
 	    ASN1_TIME_diff(&days, &secs, epoch, gt) == 1) {
@@ -1096,65 +1132,301 @@ crypto_ts_time(PKCS7 *tok, int64_t *out)
 		ok = true;
 	}
 	ASN1_TIME_free(epoch);
-	TS_TST_INFO_free(info);
 	return ok;
 }
 
-/* Verify the token tok over sig (the signature value) against root. */
+/*
+ * Parse the token (the DER of a ContentInfo) into *cms and *certs (both
+ * given; *cms NULL when it does not parse).  With cache, the way seals
+ * are (crypto_cms_load()): the certificates cut out and taken from the
+ * cache, the rest parsed; a token that cannot be split so, or with a
+ * certificate that is not DER, is parsed whole as without the cache, so
+ * both ways give the same answer.
+ */
+static enum cs_rc
+crypto_ts_load(const unsigned char *der, size_t len,
+    struct crypto_cert_cache *cache, CMS_ContentInfo **cms,
+    STACK_OF(X509) * *certs, struct cs_err *err)
+{
+	const unsigned char *cert[CRYPTO_CMS_CERTS_MAX], *p;
+	size_t certlen[CRYPTO_CMS_CERTS_MAX];
+	struct buf *stripped = NULL;
+	int ncert = 0, bad = 0;
+	enum cs_rc rc = CS_OK;
+
+	*cms = NULL;
+	*certs = NULL;
+	if (cache != NULL &&
+	    crypto_cms_strip(der, len, &stripped, cert, certlen,
+	        CRYPTO_CMS_CERTS_MAX, &ncert)) {
+		p = stripped->data;
+		*cms = d2i_CMS_ContentInfo(NULL, &p, (long)stripped->len);
+		if (*cms != NULL && p == stripped->data + stripped->len)
+			rc = crypto_certs_get(
+			    cache, cert, certlen, ncert, certs, &bad, err);
+		if (rc != CS_OK || *certs != NULL)
+			goto out;
+		CMS_ContentInfo_free(*cms);
+		*cms = NULL;
+		crypto_ossl_drain();
+	}
+	p = der;
+	*cms = d2i_CMS_ContentInfo(NULL, &p, (long)len);
+	if (*cms != NULL && p != der + len) {
+		CMS_ContentInfo_free(*cms);
+		*cms = NULL;
+	}
+	if (*cms != NULL)
+		*certs = CMS_get1_certs(*cms);
+out:
+	buf_free(stripped);
+	return rc;
+}
+
+/*
+ * The path X509_verify_cert() builds from the TSA certificate to root, as
+ * TS_RESP_verify_signature() has it for the ESS check, or NULL.
+ */
+static STACK_OF(X509) *
+    crypto_ts_path(X509 *tsa, X509 *root, STACK_OF(X509) * certs)
+{
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	STACK_OF(X509) *path = NULL;
+
+	if (store != NULL && ctx != NULL &&
+	    X509_STORE_add_cert(store, root) == 1 &&
+	    X509_STORE_CTX_init(ctx, store, tsa, certs) == 1 &&
+	    X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_TIMESTAMP_SIGN) == 1) {
+		X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_X509_STRICT);
+		if (X509_verify_cert(ctx) == 1)
+			path = X509_STORE_CTX_get1_chain(ctx);
+	}
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	return path;
+}
+
+/*
+ * RFC 3161 2.4.1 and RFC 5816: the token's signing-certificate(-v2), which
+ * must be there, names the TSA certificate first and the others it names
+ * are on its path to root.  The TSA certificate alone answers it unless
+ * the attribute names more; then the path is built again.
+ */
 static bool
-crypto_ts_verify(PKCS7 *tok, const ASN1_OCTET_STRING *sig, X509 *root,
+crypto_ts_ess(CMS_SignerInfo *si, X509 *tsa, X509 *root, STACK_OF(X509) * certs,
     struct crypto_ts_result *res)
 {
-	TS_VERIFY_CTX *ctx = NULL;
-	X509_STORE *store = NULL;
-	BIO *data = NULL;
+	struct crypto_cms_result r, again;
+	STACK_OF(X509) *chain = sk_X509_new_null();
+	bool ok;
+
+	memset(&r, 0, sizeof(r));
+	if (chain == NULL || sk_X509_push(chain, tsa) <= 0) {
+		sk_X509_free(chain);
+		return crypto_ts_fail(res, "out of memory");
+	}
+	ok = crypto_ess_check(si, chain, true, &r);
+	sk_X509_free(chain);
+	if (!ok) {
+		crypto_ossl_drain();
+		chain = crypto_ts_path(tsa, root, certs);
+		memset(&again, 0, sizeof(again));
+		ok = chain != NULL && crypto_ess_check(si, chain, true, &again);
+		sk_X509_pop_free(chain, X509_free);
+		if (again.reason[0] != '\0')
+			r = again;
+	}
+	if (!ok)
+		crypto_ts_fail(res, "timestamp does not verify: %s", r.reason);
+	return ok;
+}
+
+/*
+ * The token's signature: one SignerInfo naming the TSA certificate by
+ * issuer and serial number (RFC 3161 2.4.1), content-type id-ct-TSTInfo
+ * (RFC 5652 11.1), its signing-certificate, the signature over the signed
+ * attributes and their message-digest over the TSTInfo.  *tsa: the TSA
+ * certificate (not owned) when it verifies.
+ */
+static bool
+crypto_ts_sig(CMS_ContentInfo *cms, STACK_OF(X509) * certs, X509 *root,
+    struct crypto_cert_cache *cache, X509 **tsa, struct crypto_ts_result *res)
+{
+	ASN1_OCTET_STRING *keyid = NULL;
+	STACK_OF(X509) *one = NULL;
+	CMS_SignerInfo *si;
+	const ASN1_TYPE *t;
+	struct cs_err err;
+	char why[128];
+	bool ok = false;
+	X509 *x;
+	int r;
+
+	*tsa = NULL;
+	if (sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(cms)) != 1)
+		return crypto_ts_fail(res,
+		    "timestamp does not verify: token must have exactly "
+		    "one signer");
+	si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0);
+	if (CMS_SignerInfo_get0_signer_id(si, &keyid, NULL, NULL) != 1 ||
+	    keyid != NULL)
+		return crypto_ts_fail(res,
+		    "timestamp does not verify: signer is not named by "
+		    "issuer and serial number");
+	x = crypto_signer_find(si, certs);
+	if (x == NULL)
+		return crypto_ts_fail(res,
+		    "timestamp does not verify: token does not carry the "
+		    "TSA certificate");
+	/* RFC 3161 2.3: a critical extendedKeyUsage of timeStamping only. */
+	cs_err_clear(&err);
+	if (crypto_cert_cache_chain(cache, x, root, certs,
+	        X509_PURPOSE_TIMESTAMP_SIGN, &ok, why, sizeof(why),
+	        &err) != CS_OK)
+		return crypto_ts_fail(
+		    res, "timestamp chain cannot be verified: %s", err.msg);
+	if (!ok)
+		return crypto_ts_fail(res,
+		    "timestamp does not verify: TSA certificate chain: %s",
+		    why);
+	if (!crypto_ts_ess(si, x, root, certs, res))
+		return false;
+	if (crypto_attr_one(si, OBJ_nid2obj(NID_pkcs9_contentType),
+	        V_ASN1_OBJECT, &t) != 1 ||
+	    OBJ_obj2nid(t->value.object) != NID_id_smime_ct_TSTInfo)
+		return crypto_ts_fail(res,
+		    "timestamp does not verify: content-type attribute "
+		    "is not one id-ct-TSTInfo");
+	one = sk_X509_new_null();
+	if (one == NULL || sk_X509_push(one, x) <= 0) {
+		sk_X509_free(one);
+		return crypto_ts_fail(res, "out of memory");
+	}
+	r = CMS_verify(cms, one, NULL, NULL, NULL,
+	    CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY | CMS_NOINTERN);
+	sk_X509_free(one);
+	if (r != 1) {
+		const char *e = ERR_reason_error_string(ERR_peek_error());
+
+		return crypto_ts_fail(res,
+		    "timestamp does not verify: bad signature: %s",
+		    e != NULL ? e : "unknown error");
+	}
+	*tsa = x;
+	return true;
+}
+
+/*
+ * RFC 3161 2.4.2: TSTInfo version 1 and a messageImprint (parameters
+ * absent or NULL) that is the digest of sig, the seal's signature value.
+ */
+static bool
+crypto_ts_imprint(TS_TST_INFO *info, const ASN1_OCTET_STRING *sig,
+    struct crypto_ts_result *res)
+{
+	TS_MSG_IMPRINT *mi = TS_TST_INFO_get_msg_imprint(info);
+	const X509_ALGOR *alg = TS_MSG_IMPRINT_get_algo(mi);
+	const ASN1_OCTET_STRING *h = TS_MSG_IMPRINT_get_msg(mi);
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+	const ASN1_OBJECT *obj;
+	const EVP_MD *md;
+	int ptype;
+
+	if (TS_TST_INFO_get_version(info) != 1)
+		return crypto_ts_fail(
+		    res, "timestamp does not verify: TSTInfo version is not 1");
+	X509_ALGOR_get0(&obj, &ptype, NULL, alg);
+	md = EVP_get_digestbyobj(obj);
+	if (md == NULL)
+		return crypto_ts_fail(res,
+		    "timestamp does not verify: imprint hash algorithm "
+		    "is not known");
+	if ((ptype != V_ASN1_UNDEF && ptype != V_ASN1_NULL) ||
+	    EVP_Digest(ASN1_STRING_get0_data(sig),
+	        (size_t)ASN1_STRING_length(sig), d, &dlen, md, NULL) != 1 ||
+	    (size_t)ASN1_STRING_length(h) != dlen ||
+	    memcmp(ASN1_STRING_get0_data(h), d, dlen) != 0)
+		return crypto_ts_fail(res,
+		    "timestamp does not verify: imprint is not the "
+		    "digest of the seal signature");
+	return true;
+}
+
+/*
+ * Verify the token (DER, the attribute value) over sig (the signature
+ * value) against root: what TS_RESP_verify_token() checks with
+ * TS_VFY_SIGNATURE | TS_VFY_VERSION | TS_VFY_DATA, done the way a seal is
+ * verified so that a known TSA certificate is neither parsed nor its chain
+ * verified again (cache; NULL: every time).
+ */
+static bool
+crypto_ts_verify(const unsigned char *der, size_t len,
+    const ASN1_OCTET_STRING *sig, X509 *root, struct crypto_cert_cache *cache,
+    struct crypto_ts_result *res)
+{
+	CMS_ContentInfo *cms = NULL;
+	STACK_OF(X509) *certs = NULL;
+	ASN1_OCTET_STRING **content;
+	TS_TST_INFO *info = NULL;
+	const unsigned char *p;
+	struct cs_err err;
+	X509 *tsa;
 	bool ok = false;
 
-	ctx = TS_VERIFY_CTX_new();
-	store = X509_STORE_new();
-	data = BIO_new_mem_buf(
-	    ASN1_STRING_get0_data(sig), ASN1_STRING_length(sig));
-	if (ctx == NULL || store == NULL || data == NULL ||
-	    X509_STORE_add_cert(store, root) != 1) {
-		crypto_ts_fail(res, "out of memory");
+	cs_err_clear(&err);
+	if (crypto_ts_load(der, len, cache, &cms, &certs, &err) != CS_OK) {
+		crypto_ts_fail(res, "timestamp cannot be checked: %s", err.msg);
 		goto out;
 	}
-	X509_STORE_set_flags(store, X509_V_FLAG_X509_STRICT);
-	/* Both are the context's from here on. */
-	TS_VERIFY_CTX_set_store(ctx, store);
-	store = NULL;
-	TS_VERIFY_CTX_set_data(ctx, data);
-	data = NULL;
-	TS_VERIFY_CTX_set_flags(
-	    ctx, TS_VFY_SIGNATURE | TS_VFY_VERSION | TS_VFY_DATA);
-	if (TS_RESP_verify_token(ctx, tok) != 1) {
-		const char *r = ERR_reason_error_string(ERR_peek_error());
-
-		crypto_ts_fail(res, "timestamp does not verify: %s",
-		    r != NULL ? r : "unknown error");
+	if (cms == NULL) {
+		crypto_ts_fail(res, "timestamp token is not DER CMS");
 		goto out;
 	}
-	if (!crypto_ts_time(tok, &res->time)) {
+	/* RFC 3161 2.4.2: SignedData with an encapsulated TSTInfo. */
+	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed ||
+	    OBJ_obj2nid(CMS_get0_eContentType(cms)) !=
+	        NID_id_smime_ct_TSTInfo) {
+		crypto_ts_fail(res,
+		    "timestamp does not verify: token is not a "
+		    "SignedData of a TSTInfo");
+		goto out;
+	}
+	content = CMS_get0_content(cms);
+	if (content != NULL && *content != NULL) {
+		p = ASN1_STRING_get0_data(*content);
+		info = d2i_TS_TST_INFO(NULL, &p, ASN1_STRING_length(*content));
+	}
+	if (info == NULL) {
+		crypto_ts_fail(
+		    res, "timestamp does not verify: token has no TSTInfo");
+		goto out;
+	}
+	if (!crypto_ts_sig(cms, certs, root, cache, &tsa, res) ||
+	    !crypto_ts_imprint(info, sig, res))
+		goto out;
+	if (!crypto_ts_time(info, &res->time)) {
 		crypto_ts_fail(res, "timestamp has no readable time");
 		goto out;
 	}
 	ok = true;
 out:
-	BIO_free(data);
-	X509_STORE_free(store);
-	TS_VERIFY_CTX_free(ctx);
+	TS_TST_INFO_free(info);
+	sk_X509_pop_free(certs, X509_free);
+	CMS_ContentInfo_free(cms);
+	crypto_ossl_drain();
 	return ok;
 }
 
 /* The timestamp of the one signer of a parsed seal, into ts. */
 static void
-crypto_ts_of(CMS_ContentInfo *cms, X509 *root, struct crypto_ts_result *ts)
+crypto_ts_of(CMS_ContentInfo *cms, X509 *root, struct crypto_cert_cache *cache,
+    struct crypto_ts_result *ts)
 {
-	const unsigned char *q;
 	CMS_SignerInfo *si;
 	X509_ATTRIBUTE *a;
 	ASN1_TYPE *t;
-	PKCS7 *tok = NULL;
 	int i;
 
 	memset(ts, 0, sizeof(*ts));
@@ -1180,19 +1452,11 @@ crypto_ts_of(CMS_ContentInfo *cms, X509 *root, struct crypto_ts_result *ts)
 		crypto_ts_fail(ts, "timestamp attribute is malformed");
 		return;
 	}
-	q = ASN1_STRING_get0_data(t->value.sequence);
-	tok = d2i_PKCS7(NULL, &q, ASN1_STRING_length(t->value.sequence));
-	if (tok == NULL ||
-	    q !=
-	        ASN1_STRING_get0_data(t->value.sequence) +
-	            ASN1_STRING_length(t->value.sequence)) {
-		crypto_ts_fail(ts, "timestamp token is not DER CMS");
-		PKCS7_free(tok);
-		return;
-	}
-	ts->ok =
-	    crypto_ts_verify(tok, CMS_SignerInfo_get0_signature(si), root, ts);
-	PKCS7_free(tok);
+	ts->ok = crypto_ts_verify(ASN1_STRING_get0_data(t->value.sequence),
+	    (size_t)ASN1_STRING_length(t->value.sequence),
+	    CMS_SignerInfo_get0_signature(si), root, cache, ts);
+	if (!ts->ok)
+		ts->time = 0;
 	crypto_ossl_drain();
 }
 
@@ -1211,7 +1475,7 @@ crypto_cms_timestamp(const unsigned char *der, size_t derlen, X509 *root,
 		return CS_OK;
 	cms = d2i_CMS_ContentInfo(NULL, &p, (long)derlen);
 	if (cms != NULL)
-		crypto_ts_of(cms, root, res);
+		crypto_ts_of(cms, root, NULL, res);
 	crypto_ossl_drain();
 	CMS_ContentInfo_free(cms);
 	return CS_OK;

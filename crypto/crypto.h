@@ -412,4 +412,123 @@ enum cs_rc crypto_crl_sign(X509 *issuer, EVP_PKEY *key,
     const struct crypto_crl_entry *e, size_t n, int64_t this_update,
     int64_t next_update, int64_t number, struct buf **der, struct cs_err *err);
 
+/* --- RFC 3161 timestamps and CAdES-T (issue #7, docs/timestamps.md) --- */
+
+/* The TSA policy (TSTInfo policy), an OID under the UUID arc 2.25. */
+extern const char CRYPTO_TS_POLICY[];
+
+/* The largest TimeStampReq crypto_ts_respond() looks at. */
+#define CRYPTO_TS_REQ_MAX 4096
+
+/* PKIFailureInfo bits (RFC 3161 2.4.2) certsvc answers with. */
+enum crypto_ts_failure {
+	CRYPTO_TS_OK = -1, /* no failure: the request is acceptable */
+	CRYPTO_TS_BAD_ALG = 0,
+	CRYPTO_TS_BAD_REQUEST = 2,
+	CRYPTO_TS_BAD_DATA_FORMAT = 5,
+	CRYPTO_TS_UNACCEPTED_POLICY = 15,
+	CRYPTO_TS_UNACCEPTED_EXTENSION = 16,
+	CRYPTO_TS_SYSTEM_FAILURE = 25,
+};
+
+/* What a request asked for, or why it is refused. */
+struct crypto_ts_req {
+	enum crypto_ts_failure fail; /* CRYPTO_TS_OK when acceptable */
+	char reason[128];            /* statusString of a rejection */
+	enum cs_rc sys_rc;           /* systemFailure: CS_ERR_TOKEN, ... */
+	const EVP_MD *md;            /* its hash, when acceptable */
+	bool cert_req, has_nonce;
+};
+
+struct crypto_ts_tmpl;
+
+/* The TSA: its key (token) and certificate, critical EKU timeStamping. */
+struct crypto_ts_signer {
+	EVP_PKEY *key;
+	X509 *cert;
+	STACK_OF(X509) * chain; /* included after cert when certReq, or NULL */
+	/* crypto_ts_tmpl_new() of the above, or NULL: TS_RESP_CTX each time */
+	const struct crypto_ts_tmpl *tmpl;
+};
+
+/*
+ * A token template of s (ts.c says why): one token made with TS_RESP_CTX
+ * (a token signature), split into the parts that are the same for every
+ * timestamp of s.  Then crypto_ts_respond() makes the same tokens with one
+ * digest and one signature.  EC keys only (CS_ERR_INVALID otherwise); a
+ * failing signer's code passes through.  Immutable: share it between
+ * threads.  *out given (crypto_ts_tmpl_free); it keeps a reference to
+ * s->key, none to s->cert or s->chain (their DER is copied).
+ */
+enum cs_rc crypto_ts_tmpl_new(const struct crypto_ts_signer *s,
+    struct crypto_ts_tmpl **out, struct cs_err *err);
+void crypto_ts_tmpl_free(struct crypto_ts_tmpl *t);
+
+/*
+ * Check a DER TimeStampReq: r->fail is CRYPTO_TS_OK or the failure it
+ * earns: badDataFormat for empty, oversized (> CRYPTO_TS_REQ_MAX), not one
+ * TimeStampReq, not DER, a hashedMessage whose length is not its
+ * algorithm's or a nonce over 64 octets; badRequest for a version other
+ * than 1; badAlg for a hash other than SHA-256/384/512 (SHA-1 too) or
+ * with parameters other than absent or NULL; unacceptedPolicy for a
+ * reqPolicy other than CRYPTO_TS_POLICY; unacceptedExtension for any
+ * extension.
+ */
+void crypto_ts_check(
+    const unsigned char *der, size_t len, struct crypto_ts_req *r);
+
+/*
+ * Answer the DER TimeStampReq der with a DER TimeStampResp (*resp given):
+ * granted with a token signed by s (TSTInfo: version 1, CRYPTO_TS_POLICY,
+ * the imprint, a 128-bit random serial, genTime in whole seconds with Z,
+ * accuracy 1 s, ordering false, the nonce echoed; a CMS SignedData with
+ * eContentType id-ct-TSTInfo and the ESS signing-certificate-v2 attribute
+ * (SHA-256), s->cert and s->chain included when certReq), or a rejection
+ * with the failure crypto_ts_check() found.  s NULL or a signer that
+ * fails gives a systemFailure rejection (r->sys_rc says why: CS_ERR_TOKEN
+ * for the token).  out (may be NULL) receives the check.  Other codes
+ * only when no answer can be made.
+ */
+enum cs_rc crypto_ts_respond(const struct crypto_ts_signer *s,
+    const unsigned char *der, size_t len, struct buf **resp,
+    struct crypto_ts_req *out, struct cs_err *err);
+
+/* A rejection TimeStampResp with failure f and text (*resp given). */
+enum cs_rc crypto_ts_reject(enum crypto_ts_failure f, const char *text,
+    struct buf **resp, struct cs_err *err);
+
+/*
+ * The DER of a TimeStampReq v1 for digest (len bytes of md), certReq as
+ * given, no nonce, no policy (*der given).  CS_ERR_INVALID when len is
+ * not md's size.
+ */
+enum cs_rc crypto_ts_request(const EVP_MD *md, const unsigned char *digest,
+    size_t len, bool cert_req, struct buf **der, struct cs_err *err);
+
+/*
+ * The timeStampToken (DER ContentInfo, *token given) of a granted DER
+ * TimeStampResp; CS_ERR_INVALID for anything else.
+ */
+enum cs_rc crypto_ts_token(const unsigned char *resp, size_t len,
+    struct buf **token, struct cs_err *err);
+
+/*
+ * The signature value (the OCTET STRING's content, lent: points into
+ * der) of the one SignerInfo of the DER SignedData der; CS_ERR_INVALID
+ * for anything else.
+ */
+enum cs_rc crypto_cms_signature_value(const unsigned char *der, size_t len,
+    const unsigned char **sig, size_t *siglen, struct cs_err *err);
+
+/*
+ * der with the timestamp token added to its one SignerInfo as the
+ * unsigned attribute id-aa-signatureTimeStampToken (CAdES-T, RFC 5126
+ * 6.1.1); every other byte, the signed ones included, kept (*out given).
+ * CS_ERR_INVALID for a der that is not a DER SignedData with one signer
+ * or already has unsigned attributes.
+ */
+enum cs_rc crypto_cms_add_timestamp(const unsigned char *der, size_t len,
+    const unsigned char *token, size_t toklen, struct buf **out,
+    struct cs_err *err);
+
 #endif

@@ -625,6 +625,7 @@ p11_token_open(
 	tok->timeout_ms =
 	    cfg->timeout_ms ? cfg->timeout_ms : P11_TIMEOUT_DEFAULT;
 	tok->pool_size = cfg->pool_size;
+	tok->queue_max = cfg->queue_max;
 	if (tok->pool_size == 0) {
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 		tok->pool_size = ncpu > 0 ? 2 * (unsigned)ncpu : 2;
@@ -766,6 +767,23 @@ p11_stats_get(struct p11_token *tok, struct p11_stats *st)
 	    atomic_load_explicit(&tok->st_pool_waits, memory_order_relaxed);
 	st->pool_timeouts =
 	    atomic_load_explicit(&tok->st_pool_timeouts, memory_order_relaxed);
+	st->pool_wait_ns =
+	    atomic_load_explicit(&tok->st_pool_wait_ns, memory_order_relaxed);
+	st->pool_shed =
+	    atomic_load_explicit(&tok->st_pool_shed, memory_order_relaxed);
 	st->recoveries =
 	    atomic_load_explicit(&tok->st_recoveries, memory_order_relaxed);
+}
+
+void
+p11_stats_purpose(struct p11_token *tok, enum p11_purpose p, uint64_t *signs,
+    uint64_t *failures, const struct cs_hist **latency)
+{
+	if ((unsigned)p >= P11_NPURPOSE)
+		p = P11_PURPOSE_OTHER;
+	*signs =
+	    atomic_load_explicit(&tok->st_p_signs[p], memory_order_relaxed);
+	*failures =
+	    atomic_load_explicit(&tok->st_p_failures[p], memory_order_relaxed);
+	*latency = &tok->st_p_latency[p];
 }

@@ -42,7 +42,8 @@ struct p11_config {
 	const char *token_label; /* CKA_LABEL of the token, exact match */
 	unsigned pool_size;      /* sessions in the pool; 0 = 2 x cores */
 	unsigned timeout_ms;     /* longest any call waits; 0 = 2000 */
-	p11_pin_fn pin_fn;       /* never NULL */
+	unsigned queue_max; /* check-outs waiting at once; more are refused */
+	p11_pin_fn pin_fn;  /* never NULL */
 	void *pin_arg;
 };
 
@@ -88,8 +89,41 @@ struct p11_stats {
 	uint64_t sign_ns;       /* total wall time of successful signatures */
 	uint64_t pool_waits;    /* check-outs that had to wait */
 	uint64_t pool_timeouts; /* check-outs that gave up */
+	uint64_t pool_shed;     /* check-outs refused: queue_max waiting */
+	uint64_t pool_wait_ns;  /* total time check-outs waited */
 	uint64_t recoveries;    /* sessions re-opened / re-logged-in */
 };
+
+/*
+ * Key purposes, named by the first word of the key's label (the object
+ * attribute of its URI) as certsvc makes them: "ca-root", "seal-<id>",
+ * "ocsp-<time>", "tsa-...", "audit-...", "report-..."; anything else is
+ * "other".  Signatures are counted per purpose for /metrics.
+ */
+enum p11_purpose {
+	P11_PURPOSE_CA = 0,
+	P11_PURPOSE_SEAL,
+	P11_PURPOSE_OCSP,
+	P11_PURPOSE_TSA,
+	P11_PURPOSE_AUDIT,
+	P11_PURPOSE_REPORT,
+	P11_PURPOSE_OTHER,
+};
+#define P11_NPURPOSE 7
+
+/* The purpose of the key at uri (P11_PURPOSE_OTHER when unknown). */
+enum p11_purpose p11_uri_purpose(const char *uri);
+/* "ca", "seal", ...; "other" for anything out of range. */
+const char *p11_purpose_name(enum p11_purpose p);
+
+struct cs_hist;
+/*
+ * Signatures, failed signing calls and the latency histogram of successful
+ * signatures made with keys of purpose p (the histogram is lent: it lives
+ * as long as tok).
+ */
+void p11_stats_purpose(struct p11_token *tok, enum p11_purpose p,
+    uint64_t *signs, uint64_t *failures, const struct cs_hist **latency);
 
 /*
  * Initialise a new token with label on the first free (uninitialised) slot
@@ -135,6 +169,14 @@ void p11_stats_get(struct p11_token *tok, struct p11_stats *st);
  */
 enum cs_rc p11_key_generate(struct p11_token *tok, enum p11_alg alg,
     const char *label, char *uri, size_t urisz, struct cs_err *err);
+
+/*
+ * Destroy the key pair at uri (the one private key it names and every
+ * object with its label and CKA_ID).  CS_ERR_NOT_FOUND if there is no such
+ * key, CS_ERR_CONFLICT if the URI names several (p11_destroy.c).
+ */
+enum cs_rc p11_key_destroy(
+    struct p11_token *tok, const char *uri, struct cs_err *err);
 
 /* List the private keys of the token; *keys is given (free()), *n its size. */
 enum cs_rc p11_key_list(struct p11_token *tok, struct p11_key_info **keys,

@@ -17,6 +17,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include "certsvc/err.h"
+#include "certsvc/log.h"
 #include "pkcs11/p11.h"
 
 #define P11_TOKEN_LABEL_MAX 33 /* CK_TOKEN_INFO.label is 32 bytes */
@@ -120,6 +121,7 @@ struct p11_token {
 	char library[P11_LABEL_MAX];
 	unsigned pool_size;
 	unsigned timeout_ms;
+	unsigned queue_max; /* 0: no limit */
 	p11_pin_fn pin_fn;
 	void *pin_arg;
 	pid_t pid;
@@ -169,7 +171,13 @@ struct p11_token {
 	_Atomic uint64_t st_sign_ns;
 	_Atomic uint64_t st_pool_waits;
 	_Atomic uint64_t st_pool_timeouts;
+	_Atomic uint64_t st_pool_shed;
+	_Atomic uint64_t st_pool_wait_ns;
 	_Atomic uint64_t st_recoveries;
+	/* By key purpose (p11_uri_purpose): signatures, failures, latency. */
+	_Atomic uint64_t st_p_signs[P11_NPURPOSE];
+	_Atomic uint64_t st_p_failures[P11_NPURPOSE];
+	struct cs_hist st_p_latency[P11_NPURPOSE];
 };
 
 /* Log in on session h with the PIN from tok->pin_fn, wiped right after. */

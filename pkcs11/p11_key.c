@@ -463,17 +463,56 @@ p11_sign_digest(struct p11_token *tok, const char *uri, int md_nid,
 	}
 out:
 	if (tok != NULL) {
+		enum p11_purpose pp = p11_uri_purpose(uri);
+		uint64_t ns = cs_now_ns() - t0;
+
 		if (rc == CS_OK) {
 			atomic_fetch_add_explicit(
 			    &tok->st_signs, 1, memory_order_relaxed);
-			atomic_fetch_add_explicit(&tok->st_sign_ns,
-			    cs_now_ns() - t0, memory_order_relaxed);
+			atomic_fetch_add_explicit(
+			    &tok->st_sign_ns, ns, memory_order_relaxed);
+			atomic_fetch_add_explicit(
+			    &tok->st_p_signs[pp], 1, memory_order_relaxed);
+			cs_hist_observe(&tok->st_p_latency[pp], ns);
 		} else {
 			atomic_fetch_add_explicit(
 			    &tok->st_sign_failures, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(
+			    &tok->st_p_failures[pp], 1, memory_order_relaxed);
 		}
 	}
 	return rc;
+}
+
+static const char *const p11_purpose_names[P11_NPURPOSE] = {
+    "ca", "seal", "ocsp", "tsa", "audit", "report", "other"};
+
+const char *
+p11_purpose_name(enum p11_purpose p)
+{
+	return (unsigned)p < P11_NPURPOSE ? p11_purpose_names[p] : "other";
+}
+
+enum p11_purpose
+p11_uri_purpose(const char *uri)
+{
+	const char *o;
+	size_t n, i;
+
+	if (uri == NULL)
+		return P11_PURPOSE_OTHER;
+	o = strstr(uri, "object=");
+	if (o == NULL)
+		return P11_PURPOSE_OTHER;
+	o += strlen("object=");
+	n = strcspn(o, "-;?");
+	if (o[n] != '-') /* a label of one word names no purpose */
+		return P11_PURPOSE_OTHER;
+	for (i = 0; i < P11_PURPOSE_OTHER; i++)
+		if (strlen(p11_purpose_names[i]) == n &&
+		    strncmp(o, p11_purpose_names[i], n) == 0)
+			return (enum p11_purpose)i;
+	return P11_PURPOSE_OTHER;
 }
 
 /* --- describing keys ---------------------------------------------------- */

@@ -6,6 +6,8 @@
  * is held, so signers run in parallel as far as the module lets them.  A
  * check-out waits at most until the call's deadline (a condition variable
  * on CLOCK_MONOTONIC), so it never blocks forever (unlike libp11 #525).
+ * With queue_max set, a check-out that finds that many already waiting is
+ * refused at once (load shedding: a 503 now beats a timeout later).
  *
  * A session is validated on check-out with C_GetSessionInfo: it must be in
  * a user state, because the login belongs to the token and can be lost
@@ -138,7 +140,18 @@ p11_pool_checkout(struct p11_token *tok, uint64_t deadline,
 
 	*out = NULL;
 	pthread_mutex_lock(&tok->pool_mu);
+	if (tok->nfree == 0 && tok->queue_max > 0 &&
+	    tok->waiters >= tok->queue_max) {
+		/* Shed load: waiting would only make every waiter later. */
+		pthread_mutex_unlock(&tok->pool_mu);
+		atomic_fetch_add_explicit(
+		    &tok->st_pool_shed, 1, memory_order_relaxed);
+		return cs_err_set(err, CS_ERR_TOKEN,
+		    "token busy: %u requests waiting", tok->queue_max);
+	}
 	if (tok->nfree == 0) {
+		uint64_t t0 = cs_now_ns();
+
 		atomic_fetch_add_explicit(
 		    &tok->st_pool_waits, 1, memory_order_relaxed);
 		ts = pool_ts(deadline);
@@ -147,6 +160,8 @@ p11_pool_checkout(struct p11_token *tok, uint64_t deadline,
 			e = pthread_cond_timedwait(
 			    &tok->pool_cv, &tok->pool_mu, &ts);
 		tok->waiters--;
+		atomic_fetch_add_explicit(&tok->st_pool_wait_ns,
+		    cs_now_ns() - t0, memory_order_relaxed);
 		if (tok->nfree == 0) {
 			pthread_mutex_unlock(&tok->pool_mu);
 			atomic_fetch_add_explicit(

@@ -14,7 +14,12 @@ pkgs=(
 	softhsm2 opensc
 	curl ca-certificates jq
 	zbar-tools
+	systemd groff-base man-db
+	chromium fonts-wqy-microhei
 )
+# The browser test (tests/e2e/web.sh) needs node and npm.  NodeSource's
+# nodejs includes npm; Debian's comes without it, so both only when no node.
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -54,6 +54,7 @@ svcfix_config(struct svcfix *f, const char *label, const struct svcfix_opts *o)
 		cs_strlcpy(
 		    cfg.public_url, o->public_url, sizeof(cfg.public_url));
 	cfg.pool_size = o->pool_size > 0 ? o->pool_size : 4;
+	cfg.timestamp_seals = o->timestamp_seals ? 1 : 0;
 	ck_assert_int_eq(cfg_render(&cfg, &text, NULL), CS_OK);
 	snprintf(f->conf, sizeof(f->conf), "%s/certsvc.conf", f->dir);
 	svcfix_file(f, "certsvc.conf", text);

@@ -32,6 +32,7 @@ struct svcfix_opts {
 	int pool_size;          /* token sessions; 0: 4 */
 	const char *public_url; /* NULL: cfg_defaults()' */
 	bool no_holder_key;     /* no DATA/holder-key file */
+	bool timestamp_seals;   /* CAdES-T licence seals; false: CAdES-BES */
 };
 
 struct svcfix {

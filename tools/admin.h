@@ -93,6 +93,7 @@ int admin_key_generate(struct admin_ctx *ctx, int argc, char **argv);
 int admin_key_list(struct admin_ctx *ctx, int argc, char **argv);
 int admin_ca_init(struct admin_ctx *ctx, int argc, char **argv);
 int admin_ca_show(struct admin_ctx *ctx, int argc, char **argv);
+int admin_ca_rollover(struct admin_ctx *ctx, int argc, char **argv);
 int admin_dept_add(struct admin_ctx *ctx, int argc, char **argv);
 int admin_dept_list(struct admin_ctx *ctx, int argc, char **argv);
 int admin_dept_show(struct admin_ctx *ctx, int argc, char **argv);
@@ -110,6 +111,12 @@ int admin_licence_issue(struct admin_ctx *ctx, int argc, char **argv);
 int admin_licence_show(struct admin_ctx *ctx, int argc, char **argv);
 int admin_licence_import(struct admin_ctx *ctx, int argc, char **argv);
 int admin_report_verify(struct admin_ctx *ctx, int argc, char **argv);
+
+/* admin_rotate.c (issue #9) */
+int admin_seal_rotate(struct admin_ctx *ctx, int argc, char **argv);
+int admin_seal_revoke_key(struct admin_ctx *ctx, int argc, char **argv);
+int admin_key_destroy(struct admin_ctx *ctx, int argc, char **argv);
+int admin_licence_reseal(struct admin_ctx *ctx, int argc, char **argv);
 
 /* admin_audit.c */
 int admin_audit_verify(struct admin_ctx *ctx, int argc, char **argv);

@@ -109,15 +109,15 @@ admin_ca_show(struct admin_ctx *ctx, int argc, char **argv)
 	    {"pem", no_argument, NULL, 'p'},
 	    ADMIN_COMMON_OPTIONS,
 	};
-	static const char *const names[] = {"root", "issuing"};
-	struct store_ca ca;
+	const struct ca_entry *ca;
 	struct cs_err err = {0};
 	struct svc *svc = NULL;
 	struct buf *pem = NULL;
 	json_t *arr, *one;
 	bool want_pem = false;
 	X509 *cert;
-	int ch, ret, i;
+	int ch, ret;
+	size_t i;
 
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		ret = admin_common_option(ctx, ch);
@@ -134,23 +134,20 @@ admin_ca_show(struct admin_ctx *ctx, int argc, char **argv)
 	ret = admin_open(ctx, SVC_OPEN_STORE, &svc);
 	if (ret != ADMIN_EXIT_OK)
 		return ret;
-	if (svc->root == NULL) {
+	if (svc->root == NULL || svc->cas == NULL) {
 		cs_err_set(&err, CS_ERR_NOT_FOUND,
 		    "no CA yet (run 'certsvc-admin ca init')");
 		ret = admin_fail(ctx, &err);
 		goto out;
 	}
 	arr = json_array();
-	for (i = 0; i < 2; i++) {
-		memset(&ca, 0, sizeof(ca));
-		if (store_ca_get(svc->store, names[i], &ca, &err) != CS_OK) {
-			json_decref(arr);
-			ret = admin_fail(ctx, &err);
-			goto out;
-		}
-		cert = i == 0 ? svc->root : svc->issuing;
-		one = ca_describe(names[i], cert, ca.key_uri);
-		store_ca_release(&ca);
+	/* The root, then every issuing CA; the last one is current. */
+	for (i = 0; i < svc->cas->n; i++) {
+		ca = &svc->cas->e[i];
+		cert = ca->cert;
+		one = ca_describe(ca->name, cert, ca->key_uri);
+		json_object_set_new(one, "current",
+		    json_boolean(i == 0 || i + 1 == svc->cas->n));
 		if (want_pem && crypto_cert_to_pem(cert, &pem, &err) == CS_OK) {
 			json_object_set_new(one, "pem",
 			    json_stringn((char *)pem->data, pem->len));
@@ -158,10 +155,13 @@ admin_ca_show(struct admin_ctx *ctx, int argc, char **argv)
 			pem = NULL;
 		}
 		if (!ctx->json) {
-			printf("%s CA\n  subject:     %s\n  issuer:      %s\n"
+			printf("%s CA%s\n  subject:     %s\n  issuer:      %s\n"
 			       "  serial:      %s\n  valid:       %s .. %s\n"
 			       "  sha256:      %s\n  key:         %s\n",
-			    names[i],
+			    ca->name,
+			    i > 0 && i + 1 < svc->cas->n
+			        ? " (previous: answers for what it issued)"
+			        : "",
 			    json_string_value(json_object_get(one, "subject")),
 			    json_string_value(json_object_get(one, "issuer")),
 			    json_string_value(json_object_get(one, "serial")),
@@ -183,6 +183,60 @@ admin_ca_show(struct admin_ctx *ctx, int argc, char **argv)
 		admin_print_json(arr);
 	else
 		json_decref(arr);
+out:
+	svc_free(svc);
+	return ret;
+}
+
+int
+admin_ca_rollover(struct admin_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"alg", required_argument, NULL, 'a'},
+	    ADMIN_COMMON_OPTIONS,
+	};
+	const struct ca_entry *cur;
+	struct ca_rollover_opts o;
+	char name[STORE_NAME_MAX], sub[256];
+	struct cs_err err = {0};
+	struct svc *svc = NULL;
+	int ch, ret;
+
+	memset(&o, 0, sizeof(o));
+	o.actor = "admin";
+	while ((ret = admin_next(ctx, argc, argv, longopts, &ch)) ==
+	    ADMIN_CONTINUE) {
+		if (ch == 'a') {
+			if (!p11_alg_parse(optarg, &o.alg))
+				return admin_usage_error(
+				    ctx, "--alg must be p256, p384 or rsa3072");
+			o.has_alg = true;
+		}
+	}
+	if (ret != -1)
+		return ret;
+	ret = admin_open(ctx, SVC_OPEN_ALL, &svc);
+	if (ret != ADMIN_EXIT_OK)
+		return ret;
+	sub[0] = '\0';
+	if (ca_rollover(svc, &o, name, sizeof(name), &err) != CS_OK) {
+		ret = admin_fail(ctx, &err);
+		goto out;
+	}
+	cur = ca_by_name(svc, name);
+	if (cur != NULL)
+		X509_NAME_oneline(
+		    X509_get_subject_name(cur->cert), sub, sizeof(sub));
+	if (ctx->json)
+		admin_print_json(json_pack("{s:s,s:s,s:b}", "name", name,
+		    "subject", sub, "restart_certsvcd", 1));
+	else
+		printf("new issuing CA '%s' (DATA/ca/%s.pem): it issues every "
+		       "new seal and service\ncertificate from now on.  "
+		       "Restart certsvcd, then rotate the seals\n"
+		       "('seal rotate') to move them to it "
+		       "(docs/operations.md).\n",
+		    name, name);
 out:
 	svc_free(svc);
 	return ret;

@@ -543,6 +543,60 @@ admin_seal_revoke(struct admin_ctx *ctx, int argc, char **argv)
 
 /* --- client --------------------------------------------------------------- */
 
+#define ADMIN_TYPES_MAX 64
+
+/*
+ * Split "T1,T2" (copied into buf) into types; false when empty, too long
+ * or more than ADMIN_TYPES_MAX.
+ */
+static bool
+split_types(
+    const char *arg, char *buf, size_t bufsz, const char **types, size_t *n)
+{
+	char *p, *comma;
+
+	*n = 0;
+	if (!cs_strlcpy(buf, arg, bufsz) || *buf == '\0')
+		return false;
+	for (p = buf; p != NULL; p = comma) {
+		comma = strchr(p, ',');
+		if (comma != NULL)
+			*comma++ = '\0';
+		if (*p == '\0' || *n == ADMIN_TYPES_MAX)
+			return false;
+		types[(*n)++] = p;
+	}
+	return true;
+}
+
+/* A verifier's usage list as "T1,T2" (or "-") and as a JSON array. */
+static void
+client_types(struct svc *svc, const struct store_client *c, char *text,
+    size_t textsz, json_t **arr)
+{
+	char(*types)[STORE_CODE_MAX] = NULL;
+	size_t n = 0, i, off = 0;
+	int w;
+
+	snprintf(text, textsz, "-");
+	*arr = NULL;
+	if (strcmp(c->role, "verifier") != 0)
+		return;
+	*arr = json_array();
+	if (store_client_types_get(svc->store, c->id, &types, &n, NULL) !=
+	    CS_OK)
+		n = 0;
+	for (i = 0; i < n; i++) {
+		json_array_append_new(*arr, json_string(types[i]));
+		w = snprintf(text + off, textsz - off, "%s%s", i > 0 ? "," : "",
+		    types[i]);
+		if (w < 0 || (size_t)w >= textsz - off)
+			break;
+		off += (size_t)w;
+	}
+	free(types);
+}
+
 int
 admin_client_add(struct admin_ctx *ctx, int argc, char **argv)
 {
@@ -552,9 +606,13 @@ admin_client_add(struct admin_ctx *ctx, int argc, char **argv)
 	    {"name", required_argument, NULL, 'n'},
 	    {"holder-id-type", required_argument, NULL, 't'},
 	    {"holder-id-number-file", required_argument, NULL, 'f'},
+	    {"types", required_argument, NULL, 'T'},
 	    ADMIN_COMMON_OPTIONS,
 	};
 	char id[STORE_CODE_MAX], secret[CLIENT_SECRET_MAX], ref[72];
+	char typebuf[ADMIN_TYPES_MAX * STORE_CODE_MAX];
+	const char *types[ADMIN_TYPES_MAX];
+	size_t ntypes = 0;
 	const char *dept = NULL, *name = NULL, *idtype = NULL, *idfile = NULL;
 	enum client_role role = 0;
 	struct cs_err err = {0};
@@ -577,11 +635,19 @@ admin_client_add(struct admin_ctx *ctx, int argc, char **argv)
 			idtype = optarg;
 		else if (ch == 'f')
 			idfile = optarg;
+		else if (ch == 'T' &&
+		    !split_types(
+		        optarg, typebuf, sizeof(typebuf), types, &ntypes))
+			return admin_usage_error(ctx,
+			    "--types: at most %d comma-separated type codes",
+			    ADMIN_TYPES_MAX);
 	}
 	if (ret != -1)
 		return ret;
 	if (role == 0)
 		return admin_usage_error(ctx, "--role is required");
+	if (ntypes > 0 && role != CLIENT_VERIFIER)
+		return admin_usage_error(ctx, "only a verifier has --types");
 	if (role == CLIENT_ISSUER && dept == NULL)
 		return admin_usage_error(ctx, "an issuer needs --dept");
 	if (role == CLIENT_HOLDER && (idtype == NULL || idfile == NULL))
@@ -601,9 +667,14 @@ admin_client_add(struct admin_ctx *ctx, int argc, char **argv)
 		        sizeof(ref), &err) != CS_OK)
 			goto fail;
 	}
-	if (client_add(svc, role, name != NULL ? name : client_role_name(role),
-	        dept, role == CLIENT_HOLDER ? ref : NULL, "admin", id,
-	        sizeof(id), secret, sizeof(secret), &err) != CS_OK)
+	if (role == CLIENT_VERIFIER
+	        ? client_add_verifier(svc, name != NULL ? name : "verifier",
+	              types, ntypes, "admin", id, sizeof(id), secret,
+	              sizeof(secret), &err) != CS_OK
+	        : client_add(svc, role,
+	              name != NULL ? name : client_role_name(role), dept,
+	              role == CLIENT_HOLDER ? ref : NULL, "admin", id,
+	              sizeof(id), secret, sizeof(secret), &err) != CS_OK)
 		goto fail;
 	if (ctx->json)
 		admin_print_json(json_pack("{s:s,s:s,s:s}", "id", id, "role",
@@ -627,7 +698,8 @@ admin_client_list(struct admin_ctx *ctx, int argc, char **argv)
 {
 	static const struct option longopts[] = {ADMIN_COMMON_OPTIONS};
 	struct store_client *list = NULL;
-	char created[32];
+	char created[32], types[512];
+	json_t *tarr;
 	struct cs_err err = {0};
 	struct svc *svc = NULL;
 	json_t *arr;
@@ -648,21 +720,25 @@ admin_client_list(struct admin_ctx *ctx, int argc, char **argv)
 	}
 	arr = json_array();
 	if (!ctx->json)
-		printf("%-18s  %-8s  %-8s  %-18s  %s\n", "ID", "ROLE", "STATUS",
-		    "DEPT", "NAME");
+		printf("%-18s  %-8s  %-8s  %-18s  %-12s  %s\n", "ID", "ROLE",
+		    "STATUS", "DEPT", "TYPES", "NAME");
 	for (i = 0; i < n; i++) {
 		cs_time_utc(list[i].created, created, sizeof(created));
+		client_types(svc, &list[i], types, sizeof(types), &tarr);
 		if (ctx->json)
 			json_array_append_new(arr,
-			    json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "id",
+			    json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o*}", "id",
 			        list[i].id, "role", list[i].role, "status",
 			        list[i].status, "dept", list[i].dept, "name",
-			        list[i].name, "created", created));
-		else
-			printf("%-18s  %-8s  %-8s  %-18s  %s\n", list[i].id,
-			    list[i].role, list[i].status,
-			    list[i].dept[0] != '\0' ? list[i].dept : "-",
+			        list[i].name, "created", created, "types",
+			        tarr));
+		else {
+			json_decref(tarr);
+			printf("%-18s  %-8s  %-8s  %-18s  %-12s  %s\n",
+			    list[i].id, list[i].role, list[i].status,
+			    list[i].dept[0] != '\0' ? list[i].dept : "-", types,
 			    list[i].name);
+		}
 	}
 	if (ctx->json)
 		admin_print_json(arr);

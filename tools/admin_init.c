@@ -237,6 +237,7 @@ init_demo(struct svc *svc, struct init_report *rep, struct cs_err *err)
 	char path[PATH_MAX + 32], code[CODES_CREDIT_LEN + 1];
 	char seal[STORE_CODE_MAX], ids[3][STORE_CODE_MAX];
 	char secrets[3][CLIENT_SECRET_MAX], ref[72], *text = NULL, *def = NULL;
+	static const char *const demo_types[] = {"DEMO01"};
 	enum cs_rc rc;
 	json_t *obj = NULL;
 
@@ -282,8 +283,9 @@ init_demo(struct svc *svc, struct init_report *rep, struct cs_err *err)
 		    "admin", ids[0], sizeof(ids[0]), secrets[0],
 		    sizeof(secrets[0]), err);
 	if (rc == CS_OK)
-		rc = client_add(svc, CLIENT_VERIFIER, "demo verifier", NULL,
-		    NULL, "admin", ids[1], sizeof(ids[1]), secrets[1],
+		/* Its usage list (用证清单): the demo type's codes. */
+		rc = client_add_verifier(svc, "demo verifier", demo_types, 1,
+		    "admin", ids[1], sizeof(ids[1]), secrets[1],
 		    sizeof(secrets[1]), err);
 	if (rc == CS_OK)
 		rc = client_add(svc, CLIENT_HOLDER, "demo holder", NULL, ref,

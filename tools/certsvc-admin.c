@@ -13,6 +13,7 @@
 #include "certsvc/log.h"
 #include "certsvc/mem.h"
 #include "tools/admin.h"
+#include "tools/admin_backup.h"
 #include "tools/admin_life.h"
 
 const struct admin_command admin_commands[] = {
@@ -40,12 +41,28 @@ const struct admin_command admin_commands[] = {
         "List the token's private keys with their "
         "attributes and purposes.",
         "", admin_key_list},
+    {"key", "destroy", "--uri URI | --label LABEL [--yes]",
+        "Destroy a key pair in the token for good (audited). Refused "
+        "while an active\nseal, a CA or a valid service certificate uses "
+        "it. Asks for the label to be\ntyped on stdin unless --yes.",
+        "  --uri URI         the key's PKCS#11 URI\n"
+        "  --label LABEL     or its label in the key inventory\n"
+        "  --yes             do not ask for confirmation\n",
+        admin_key_destroy},
     {"ca", "init", "[--alg ALG]",
         "Create the root and issuing CA in the token if there is none.",
         "  --alg ALG         p256 (default), p384, rsa3072\n", admin_ca_init},
     {"ca", "show", "[--pem]", "Show the CA certificates.",
         "  --pem             also print the certificates in PEM\n",
         admin_ca_show},
+    {"ca", "rollover", "[--alg ALG]",
+        "Add a new issuing CA under the same root; it issues every new "
+        "seal and service\ncertificate. The old one keeps its CRL and "
+        "OCSP answers. Restart certsvcd\nafterwards, then 'seal rotate' "
+        "each seal (docs/operations.md).",
+        "  --alg ALG         p256, p384, rsa3072 (default: the current "
+        "issuing CA's)\n",
+        admin_ca_rollover},
     {"dept", "add", "--code CODE --name NAME --region REGION",
         "Add an issuing department (unified social credit code checked).",
         "  --code CODE       18-character unified social credit code\n"
@@ -84,12 +101,37 @@ const struct admin_command admin_commands[] = {
         "                    superseded, cessationOfOperation, unspecified\n"
         "  --comment TEXT    more detail, kept with the reason\n",
         admin_seal_revoke},
+    {"seal", "rotate", "--seal ID [--alg ALG] [--days N]",
+        "Give a seal a new key and certificate; new licences use them at "
+        "once.\nThe old key is retired (never seals again) and its "
+        "certificate stays valid,\nso licences sealed with it keep "
+        "verifying; 'key destroy' can remove it later.",
+        "  --seal ID         the seal\n"
+        "  --alg ALG         p256, p384, rsa3072 (default: the seal's)\n"
+        "  --days N          new certificate validity (default 1095)\n",
+        admin_seal_rotate},
+    {"seal", "revoke-key",
+        "--seal ID --certificate SHA256 --reason REASON [--comment TEXT]",
+        "Revoke one retired certificate of a seal (after 'seal rotate', "
+        "when its old key\nis compromised): CRL and OCSP say revoked; the "
+        "seal and its current\ncertificate stay.",
+        "  --seal ID         the seal\n"
+        "  --certificate H   the retired certificate's SHA-256 (64 hex, as "
+        "'seal rotate'\n"
+        "                    printed it)\n"
+        "  --reason REASON   keyCompromise, superseded, "
+        "cessationOfOperation, unspecified\n"
+        "  --comment TEXT    more detail, kept with the reason\n",
+        admin_seal_revoke_key},
     {"client", "add",
-        "--role issuer --dept CODE | --role verifier | --role holder "
-        "--holder-id-type T --holder-id-number-file F",
+        "--role issuer --dept CODE | --role verifier [--types T1,T2] | "
+        "--role holder --holder-id-type T --holder-id-number-file F",
         "Create an API client; its bearer secret is printed once.",
         "  --role ROLE       issuer, verifier or holder\n"
         "  --dept CODE       the issuer's department\n"
+        "  --types T1,T2     a verifier's usage list (用证清单): the licence\n"
+        "                    types whose 免证办 codes it may redeem; without\n"
+        "                    it the verifier redeems no code at all\n"
         "  --name NAME       a label\n"
         "  --holder-id-type T        resident_id, passport, credit_code, "
         "other\n"
@@ -138,6 +180,15 @@ const struct admin_command admin_commands[] = {
         "FILE.rejects.csv, 0600)\n"
         "  --jobs N          worker threads (default: 4 per online core)\n",
         admin_licence_import},
+    {"licence", "reseal", "--seal ID [--new-seal ID2]",
+        "Re-seal every valid licence whose newest version seal ID sealed "
+        "with another\nkey than the current one of ID2 (default ID): "
+        "each becomes a new version\n(old one superseded), one "
+        "transaction and audit event each. Run again,\nit resumes and "
+        "never makes a second version. Exit 9 if some failed.",
+        "  --seal ID         the seal whose licences to re-seal\n"
+        "  --new-seal ID2    seal them with this seal (same department)\n",
+        admin_licence_reseal},
     /* licence lifecycle and objections (tools/admin_life.c) */
     {"licence", "suspend", "--id ID [--reason TEXT]",
         "Suspend (暂扣) a valid licence's newest version.",
@@ -228,17 +279,49 @@ const struct admin_command admin_commands[] = {
         admin_audit_checkpoint},
     {"audit", "export",
         "[--since DATE] [--until DATE] [--actor A] "
-        "[--object PREFIX] [--out FILE]",
+        "[--object PREFIX] [--holder TYPE:NUMBER|-] [--holder-ref HEX] "
+        "[--out FILE]",
         "Write audit events as JSON lines (one event per line, with its "
         "hashes),\noldest first, filtered by day (China Standard Time), "
-        "actor and object prefix.",
+        "actor, object prefix\nand holder.  The trail holds no holder "
+        "identifier, only its keyed hash:\n--holder computes it and "
+        "selects the holder's events (its licences, its\nclients' "
+        "actions).  Prefer --holder - (the identifier on stdin): argv is\n"
+        "visible to other users while the command runs.",
         "  --since DATE      from this day (YYYY-MM-DD)\n"
         "  --until DATE      up to and including this day\n"
         "  --actor A         only this actor (e.g. admin, C-...)\n"
         "  --object PREFIX   only objects starting with PREFIX (e.g. "
         "licence:)\n"
+        "  --holder T:N|-    only events about the holder with id type T "
+        "and number N\n"
+        "                    (e.g. resident_id:...); - reads T:N from "
+        "stdin\n"
+        "  --holder-ref HEX  the same, given the holder_ref itself\n"
         "  --out FILE        write there instead of stdout\n",
         admin_audit_export},
+    /* backup and restore (tools/admin_backup.c) */
+    {"backup", NULL, "--to DIR [--include-secrets]",
+        "Copy the data dir to DIR while certsvcd runs: the database (one "
+        "consistent\nsnapshot), certsvc.conf, holder-key, the CA "
+        "certificates and, for SoftHSM2,\nthe token; manifest.json lists "
+        "every file with its SHA-256. DIR must not\nexist or be empty. "
+        "The PIN is left out unless --include-secrets. Audited.",
+        "  --to DIR          the backup directory (created 0700, files "
+        "0600)\n"
+        "  --include-secrets also copy pin, so-pin, demo-tokens.json, "
+        "tls_key\n",
+        admin_backup},
+    {"restore", NULL, "--from DIR --data-dir NEW [--skip-serials N]",
+        "Restore a backup into the new or empty data dir NEW (never over "
+        "one): every\nfile is checked against the manifest first, paths "
+        "in certsvc.conf that\npointed into the old data dir are pointed "
+        "at NEW, every licence serial counter\nmoves N ahead (the "
+        "licences issued after the backup keep their identifiers),\nthe "
+        "restore is audited, and what to do next is printed.",
+        "  --from DIR        the backup directory\n"
+        "  --skip-serials N  serial numbers to skip (default 1000000)\n",
+        admin_restore},
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -18,6 +18,7 @@
 #include "certsvc/dept.h"
 #include "certsvc/jcs.h"
 #include "certsvc/licence.h"
+#include "certsvc/txbatch.h"
 #include "certsvc/ltype.h"
 #include "certsvc/mem.h"
 #include "certsvc/seal.h"
@@ -432,11 +433,11 @@ gc_warm_up(void)
 static void
 gc_wait_pending(uint64_t n)
 {
-	struct licence_batch_stats bs;
+	struct txbatch_stats bs;
 	int i;
 
 	for (i = 0; i < 4000; i++) { /* the leader gives up after 5 s */
-		licence_batch_stats(svc, &bs);
+		txbatch_stats(svc, &bs);
 		if (bs.pending == n)
 			return;
 		usleep(1000);
@@ -454,7 +455,7 @@ gc_wait_pending(uint64_t n)
 static void
 gc_run_held(struct gc_job *jobs, int n, int fail_at, uint64_t *first)
 {
-	struct licence_batch_stats bs;
+	struct txbatch_stats bs;
 	struct store_tx *hold = NULL;
 	pthread_t t[GC_THREADS];
 	int i;
@@ -465,7 +466,7 @@ gc_run_held(struct gc_job *jobs, int n, int fail_at, uint64_t *first)
 		ck_assert_int_eq(
 		    pthread_create(&t[i], NULL, gc_run, &jobs[i]), 0);
 	gc_wait_pending((uint64_t)n);
-	licence_batch_stats(svc, &bs);
+	txbatch_stats(svc, &bs);
 	*first = (uint64_t)n - bs.queued;
 	ck_assert_uint_ge(*first, 1);
 	if (fail_at == GC_FAIL_COMMIT) /* BEGIN, its jobs, COMMIT */
@@ -518,7 +519,7 @@ gc_chain_verifies(int64_t expect_count)
 START_TEST(concurrent_issues_share_a_commit)
 {
 	struct gc_job jobs[GC_THREADS];
-	struct licence_batch_stats b0, b1;
+	struct txbatch_stats b0, b1;
 	int64_t audit0;
 	uint64_t first;
 	int i, k;
@@ -526,9 +527,9 @@ START_TEST(concurrent_issues_share_a_commit)
 	gc_warm_up();
 	audit0 = svcfix_audit_count(&fx);
 	gc_jobs_init(jobs, GC_THREADS, 0);
-	licence_batch_stats(svc, &b0);
+	txbatch_stats(svc, &b0);
 	gc_run_held(jobs, GC_THREADS, 0, &first);
-	licence_batch_stats(svc, &b1);
+	txbatch_stats(svc, &b1);
 	for (i = 0; i < GC_THREADS; i++) {
 		ck_assert_msg(
 		    jobs[i].rc == CS_OK, "job %d: %s", i, jobs[i].err.msg);
@@ -569,14 +570,14 @@ START_TEST(free_running_issuers_all_succeed)
 {
 	struct gc_job jobs[GC_THREADS * 3];
 	pthread_t t[GC_THREADS];
-	struct licence_batch_stats b0, b1;
+	struct txbatch_stats b0, b1;
 	int64_t audit0;
 	int i, r, k;
 
 	gc_warm_up();
 	audit0 = svcfix_audit_count(&fx);
 	gc_jobs_init(jobs, GC_THREADS * 3, 0);
-	licence_batch_stats(svc, &b0);
+	txbatch_stats(svc, &b0);
 	for (r = 0; r < 3; r++) {
 		for (i = 0; i < GC_THREADS; i++)
 			ck_assert_int_eq(pthread_create(&t[i], NULL, gc_run,
@@ -585,7 +586,7 @@ START_TEST(free_running_issuers_all_succeed)
 		for (i = 0; i < GC_THREADS; i++)
 			pthread_join(t[i], NULL);
 	}
-	licence_batch_stats(svc, &b1);
+	txbatch_stats(svc, &b1);
 	for (i = 0; i < GC_THREADS * 3; i++) {
 		ck_assert_msg(
 		    jobs[i].rc == CS_OK, "job %d: %s", i, jobs[i].err.msg);
@@ -611,7 +612,7 @@ END_TEST
 START_TEST(failing_job_spares_the_rest_of_its_batch)
 {
 	struct gc_job jobs[GC_THREADS];
-	struct licence_batch_stats b0, b1;
+	struct txbatch_stats b0, b1;
 	int64_t audit0;
 	uint64_t first;
 	int i, ok = 0, store_fail = 0, conflict = 0, replay = 0, winner;
@@ -624,10 +625,10 @@ START_TEST(failing_job_spares_the_rest_of_its_batch)
 	snprintf(jobs[7].key, sizeof(jobs[7].key), "%s", jobs[5].key);
 	json_decref(jobs[7].req);
 	jobs[7].req = svcfix_request("TA01", "other");
-	licence_batch_stats(svc, &b0);
+	txbatch_stats(svc, &b0);
 	/* Batch 2: BEGIN, then its first job's SAVEPOINT, key, licence. */
 	gc_run_held(jobs, GC_THREADS, 1 + 3, &first);
-	licence_batch_stats(svc, &b1);
+	txbatch_stats(svc, &b1);
 	for (i = 0; i < GC_THREADS; i++) {
 		switch (jobs[i].rc) {
 		case CS_OK:
@@ -684,7 +685,7 @@ END_TEST
 START_TEST(failed_commit_fails_the_whole_batch)
 {
 	struct gc_job jobs[GC_THREADS];
-	struct licence_batch_stats b0, b1;
+	struct txbatch_stats b0, b1;
 	int64_t audit0;
 	uint64_t first;
 	int i, ok = 0;
@@ -692,9 +693,9 @@ START_TEST(failed_commit_fails_the_whole_batch)
 	gc_warm_up();
 	audit0 = svcfix_audit_count(&fx);
 	gc_jobs_init(jobs, GC_THREADS, LICENCE_NO_HOLDER_TOKEN);
-	licence_batch_stats(svc, &b0);
+	txbatch_stats(svc, &b0);
 	gc_run_held(jobs, GC_THREADS, GC_FAIL_COMMIT, &first);
-	licence_batch_stats(svc, &b1);
+	txbatch_stats(svc, &b1);
 	for (i = 0; i < GC_THREADS; i++) {
 		if (jobs[i].rc == CS_OK) {
 			ok++;

@@ -117,7 +117,7 @@ START_TEST(open_creates_schema_in_wal_mode)
 	char ans[64];
 	struct stat sb;
 
-	ck_assert_int_eq(store_schema_version(st), 3);
+	ck_assert_int_eq(store_schema_version(st), 5);
 	ck_assert(store_ping(st));
 	raw_query("PRAGMA journal_mode", ans, sizeof(ans));
 	ck_assert_str_eq(ans, "wal");
@@ -133,9 +133,9 @@ START_TEST(open_creates_schema_in_wal_mode)
 	ck_assert_str_eq(ans, "8");
 	raw_query("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'",
 	    ans, sizeof(ans));
-	ck_assert_str_eq(ans, "9");
+	ck_assert_str_eq(ans, "13");
 	raw_query("PRAGMA user_version", ans, sizeof(ans));
-	ck_assert_str_eq(ans, "3");
+	ck_assert_str_eq(ans, "5");
 	ck_assert_int_eq(stat(dbpath, &sb), 0);
 	ck_assert_int_eq(sb.st_mode & 0077, 0);
 }
@@ -157,7 +157,7 @@ START_TEST(reopen_is_idempotent)
 	store_free(st);
 	st = NULL;
 	ck_assert_int_eq(store_open(dbpath, 2, &st, &err), CS_OK);
-	ck_assert_int_eq(store_schema_version(st), 3);
+	ck_assert_int_eq(store_schema_version(st), 5);
 	store_free(st);
 	st = NULL;
 	ck_assert_int_eq(store_open(dbpath, 0, &st, &err), CS_OK);
@@ -166,7 +166,7 @@ START_TEST(reopen_is_idempotent)
 	verify_expect(0, 1);
 	raw_query("SELECT count(*) FROM sqlite_master WHERE type = 'table'",
 	    ans, sizeof(ans));
-	ck_assert_str_eq(ans, "17");
+	ck_assert_str_eq(ans, "21"); /* migrations 1 to 5 */
 }
 END_TEST
 
@@ -993,7 +993,7 @@ START_TEST(migrates_a_version_1_database)
 	sqlite3_close(db);
 
 	ck_assert_msg(store_open(path, 2, &st1, &err) == CS_OK, "%s", err.msg);
-	ck_assert_int_eq(store_schema_version(st1), 3);
+	ck_assert_int_eq(store_schema_version(st1), 5);
 	ck_assert_int_eq(store_ca_get(st1, "root", &ca, &err), CS_OK);
 	ck_assert_int_eq(ca.created, 1700000000);
 	store_ca_release(&ca);
@@ -1006,7 +1006,7 @@ START_TEST(migrates_a_version_1_database)
 	store_free(st1);
 	/* And again: nothing more to apply. */
 	ck_assert_int_eq(store_open(path, 1, &st1, &err), CS_OK);
-	ck_assert_int_eq(store_schema_version(st1), 3);
+	ck_assert_int_eq(store_schema_version(st1), 5);
 	ck_assert_int_eq(store_dept_get(st1, "D1", &d, &err), CS_OK);
 	store_free(st1);
 }

@@ -100,4 +100,42 @@ expect_eq "certsvcd signed a checkpoint of the new events by itself" \
     "$([ "$after" -gt "$before" ] && echo yes || echo no)" yes
 check "and audit verify still holds" "$ADMIN" audit verify --data-dir "$D"
 
+# Holders: never in clear in the trail; found by their keyed hash.
+DEPT=$(jq -r .department "$D/demo-tokens.json")
+jq .sample_licence_request "$D/demo-tokens.json" >"$E2E_TMP/a.json"
+IDA=$(jq -r .holder.id_number "$E2E_TMP/a.json")
+jq '.holder.id_type = "passport" | .holder.id_number = "E12345678" | .holder.name = "李四"' \
+    "$E2E_TMP/a.json" >"$E2E_TMP/b.json"
+LA=$("$ADMIN" licence issue --data-dir "$D" --dept "$DEPT" --request "$E2E_TMP/a.json" --json 2>/dev/null | jq -r .id)
+LB=$("$ADMIN" licence issue --data-dir "$D" --dept "$DEPT" --request "$E2E_TMP/b.json" --json 2>/dev/null | jq -r .id)
+check "two holders' licences issued" test -n "$LA" -a -n "$LB" -a "$LA" != "$LB"
+"$ADMIN" licence suspend --data-dir "$D" --id "$LA" --reason "audit search test" >/dev/null 2>&1 ||
+    fail "suspend holder A's licence"
+check_fails "no holder id number anywhere in the audit table" \
+    sh -c "sqlite3 '$D/certsvc.db' 'SELECT * FROM audit_events' | grep -qe '$IDA' -e E12345678"
+REF=$(sqlite3 "$D/certsvc.db" "SELECT holder_ref FROM licences WHERE id = '$LA' LIMIT 1")
+expect_eq "the issuance event carries the holder_ref (the keyed hash)" \
+    "$(sqlite3 "$D/certsvc.db" "SELECT json_extract(detail, '\$.holder_ref') FROM audit_events
+        WHERE action = 'licence.issue' AND object = 'licence:$LA/1'")" "$REF"
+"$ADMIN" audit export --data-dir "$D" --holder "resident_id:$IDA" >"$E2E_TMP/ha.jsonl" 2>"$E2E_TMP/ha.err"
+# init --demo made a holder client for holder A: its creation is A's too.
+want=$( (sqlite3 "$D/certsvc.db" "SELECT 'client.add client:' || c.id FROM clients c
+    JOIN audit_events e ON e.object = 'client:' || c.id WHERE c.holder_ref = '$REF'"
+    echo "licence.issue licence:$LA/1"; echo "licence.suspend licence:$LA/1") | sort | tr '\n' ';')
+expect_match "holder A has a client made with an audit event (init --demo)" "$want" '^client.add client:C-'
+expect_eq "export --holder: holder A's client, issuance and suspension, nothing else" \
+    "$(jq -r '"\(.action) \(.object)"' "$E2E_TMP/ha.jsonl" | sort | tr '\n' ';')" "$want"
+check_fails "export --holder: nothing of holder B" grep -q "$LB" "$E2E_TMP/ha.jsonl"
+out=$(printf 'resident_id:%s\n' "$IDA" | "$ADMIN" audit export --data-dir "$D" --holder - 2>&1)
+expect_eq "--holder - (stdin) gives the same events" "$out" "$(cat "$E2E_TMP/ha.jsonl")"
+out=$("$ADMIN" audit export --data-dir "$D" --holder-ref "$REF" 2>&1)
+expect_eq "--holder-ref gives the same events" "$out" "$(cat "$E2E_TMP/ha.jsonl")"
+expect_eq "export --holder for holder B: its issuance only" \
+    "$(echo passport:E12345678 | "$ADMIN" audit export --data-dir "$D" --holder - | jq -r .object)" "licence:$LB/1"
+expect_eq "an unknown holder: no events" \
+    "$("$ADMIN" audit export --data-dir "$D" --holder passport:X0000000 | wc -l)" 0
+check_fails "the id number is not in the export either" grep -q "$IDA" "$E2E_TMP/ha.jsonl" "$E2E_TMP/ha.err"
+"$ADMIN" audit export --data-dir "$D" --holder "no-colon" >/dev/null 2>&1; rc=$?
+expect_eq "--holder without a type: usage error (exit 2)" "$rc" 2
+
 e2e_summary

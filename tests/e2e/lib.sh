@@ -56,15 +56,21 @@ expect_match() {
 		fail "$1" "no match for /$3/ in: $(printf '%s' "$2" | head -c 2000)"; fi
 }
 
+# CERTSVC_E2E_WRAP: a command certsvcd runs under, e.g. "valgrind
+# --error-exitcode=99" (make soak); it must exec the daemon in its own
+# process, so that PID is the daemon's.  Start-up may then take longer.
+E2E_WRAP=(${CERTSVC_E2E_WRAP:-})
+E2E_START_TRIES=${CERTSVC_E2E_START_TRIES:-$([ ${#E2E_WRAP[@]} -gt 0 ] && echo 1200 || echo 100)}
+
 # start_daemon DATA_DIR LOG: start certsvcd on a free port; sets PORT, PID.
 start_daemon() {
 	local data=$1 log=$2 i
-	CERTSVC_LISTEN=127.0.0.1:0 "$DAEMON" --config "$data/certsvc.conf" \
-	    >"$log" 2>&1 &
+	CERTSVC_LISTEN=127.0.0.1:0 "${E2E_WRAP[@]}" "$DAEMON" \
+	    --config "$data/certsvc.conf" >"$log" 2>&1 &
 	PID=$!
 	E2E_PIDS+=("$PID")
 	PORT=
-	for i in $(seq 1 100); do
+	for i in $(seq 1 "$E2E_START_TRIES"); do
 		PORT=$(sed -nE 's/.*listening on .*\(port ([0-9]+)\).*/\1/p' "$log" | head -1)
 		[ -n "$PORT" ] && return 0
 		kill -0 "$PID" 2>/dev/null || break

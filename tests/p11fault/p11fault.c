@@ -11,6 +11,8 @@
  *                                every open handle becomes invalid
  *   logout                       C_Logout on the real module: the login
  *                                of all sessions is lost
+ *   delay <ms>                   every C_Sign takes ms milliseconds more
+ *                                (a slow token; 0 ends it)
  *
  * A failing code hits every call that takes a session (and login, crypto,
  * objects); "token absent" codes (CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT,
@@ -58,6 +60,7 @@ static _Atomic CK_RV fail_rv;
 static _Atomic uint64_t fail_until; /* monotonic ns; 0: until cleared */
 static _Atomic unsigned long sign_count;
 static _Atomic unsigned long login_count;
+static _Atomic unsigned long sign_delay_ms;
 static _Atomic uint64_t ctl_checked;
 static pthread_mutex_t ctl_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct stat ctl_st; /* under ctl_mu */
@@ -210,6 +213,14 @@ p11fault_command(const char *cmd)
 		atomic_store(
 		    &fail_until, ms ? fault_now() + ms * 1000000ULL : 0);
 		atomic_store(&fail_rv, rv);
+		return 0;
+	}
+	if (strcmp(words[0], "delay") == 0 && nw == 2) {
+		errno = 0;
+		ms = strtoul(words[1], &end, 10);
+		if (errno != 0 || end == words[1] || *end != '\0')
+			return -1;
+		atomic_store(&sign_delay_ms, ms);
 		return 0;
 	}
 	if (real == NULL)
@@ -490,9 +501,14 @@ static CK_RV
 w_C_Sign(CK_SESSION_HANDLE a, CK_BYTE *b, CK_ULONG c, CK_BYTE *d, CK_ULONG *e)
 {
 	CK_RV rv = fault(FAULT_SESSION);
+	unsigned long ms = atomic_load(&sign_delay_ms);
+	struct timespec ts = {
+	    (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
 
 	if (rv != CKR_OK)
 		return rv;
+	if (ms > 0)
+		nanosleep(&ts, NULL);
 	atomic_fetch_add(&sign_count, 1);
 	return real->C_Sign(a, b, c, d, e);
 }

@@ -365,6 +365,58 @@ START_TEST(checkout_never_waits_forever)
 }
 END_TEST
 
+static void *
+sign_in_thread(void *arg)
+{
+	struct cs_err err;
+
+	*(enum cs_rc *)arg = sign(&err);
+	return NULL;
+}
+
+/*
+ * queue_max: with the one session taken and one caller already waiting,
+ * the next is refused at once (not after the timeout), and the waiter
+ * still gets the session when it comes back.
+ */
+START_TEST(full_queue_is_shed_at_once)
+{
+	struct p11_sess *held;
+	struct p11_stats st;
+	struct cs_err err;
+	enum cs_rc waiter_rc = CS_ERR_INVALID;
+	pthread_t t;
+	unsigned waiting = 0, i;
+	uint64_t t0, ms;
+
+	open_fault(1, 2000);
+	tok->queue_max = 1;
+	ck_assert_int_eq(
+	    p11_pool_checkout(tok, p11_deadline(tok), &held, NULL), CS_OK);
+	ck_assert_int_eq(
+	    pthread_create(&t, NULL, sign_in_thread, &waiter_rc), 0);
+	for (i = 0; i < 200 && waiting == 0; i++) {
+		sleep_ms(5);
+		pthread_mutex_lock(&tok->pool_mu);
+		waiting = tok->waiters;
+		pthread_mutex_unlock(&tok->pool_mu);
+	}
+	ck_assert_uint_eq(waiting, 1);
+	t0 = cs_now_ns();
+	ck_assert_int_eq(sign(&err), CS_ERR_TOKEN);
+	ms = ms_since(t0);
+	ck_assert_str_eq(err.msg, "token busy: 1 requests waiting");
+	ck_assert_msg(ms < 50, "shed after %llu ms", (unsigned long long)ms);
+	p11_pool_checkin(tok, held);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_int_eq(waiter_rc, CS_OK);
+	p11_stats_get(tok, &st);
+	ck_assert_uint_eq(st.pool_shed, 1);
+	ck_assert_uint_eq(st.pool_timeouts, 0);
+	ck_assert_uint_eq(st.signs, 1);
+}
+END_TEST
+
 #define NTHREADS 4
 
 struct signer {
@@ -504,6 +556,7 @@ p11_pool_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, checkout_never_waits_forever);
+	tcase_add_test(tc, full_queue_is_shed_at_once);
 	tcase_add_test(tc, concurrent_signers_share_the_pool);
 	tcase_add_test(tc, device_removed_under_load);
 	suite_add_tcase(s, tc);
