@@ -22,6 +22,7 @@
 #include "api/api.h"
 #include "certsvc/jcs.h"
 #include "certsvc/log.h"
+#include "pkcs11/p11.h"
 
 #define API_MAX_ROUTES 64
 #define API_THREADS_PER_CORE 4 /* http_threads = 0 */
@@ -325,6 +326,7 @@ api_access(void *cls, struct MHD_Connection *conn, const char *url,
 {
 	struct api_server *srv = cls;
 	struct api_req *req = *con_cls;
+	enum MHD_Result ret;
 	bool path_match;
 
 	(void)version;
@@ -367,7 +369,12 @@ api_access(void *cls, struct MHD_Connection *conn, const char *url,
 	if (req->body_too_large)
 		return api_reply_error(req, 413, "too_large",
 		    "request body is larger than %zu bytes", srv->max_body);
-	return api_routes[req->route].fn(req);
+	/* All the token calls of one request share one token_timeout_ms. */
+	p11_thread_deadline_set(cs_now_ns() +
+	    (uint64_t)req->svc->cfg.token_timeout_ms * 1000000ULL);
+	ret = api_routes[req->route].fn(req);
+	p11_thread_deadline_set(0);
+	return ret;
 }
 
 /*

@@ -176,10 +176,23 @@ p11_field_str(char *dst, size_t dstsz, const unsigned char *src, size_t srclen)
 	dst[n] = '\0';
 }
 
+/* p11_thread_deadline_set(): the calling thread's request deadline. */
+static _Thread_local uint64_t p11_request_deadline;
+
+void
+p11_thread_deadline_set(uint64_t ns)
+{
+	p11_request_deadline = ns;
+}
+
 uint64_t
 p11_deadline(const struct p11_token *tok)
 {
-	return cs_now_ns() + (uint64_t)tok->timeout_ms * 1000000ULL;
+	uint64_t d = cs_now_ns() + (uint64_t)tok->timeout_ms * 1000000ULL;
+
+	return p11_request_deadline != 0 && p11_request_deadline < d
+	    ? p11_request_deadline
+	    : d;
 }
 
 /* --- the module registry ------------------------------------------------ */

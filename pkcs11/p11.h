@@ -161,6 +161,15 @@ bool p11_token_ready(struct p11_token *tok);
 void p11_stats_get(struct p11_token *tok, struct p11_stats *st);
 
 /*
+ * A deadline (cs_now_ns() clock) for every token call the calling thread
+ * makes until it sets 0: each call then gives up at the earlier of its
+ * own timeout_ms and this, so a request that needs several token
+ * operations (a seal, then its timestamp) waits at most one timeout in
+ * all.  certsvcd sets it for each request it hands to a route.
+ */
+void p11_thread_deadline_set(uint64_t ns);
+
+/*
  * Generate a key pair inside the token: private key CKA_TOKEN, CKA_PRIVATE,
  * CKA_SENSITIVE true, CKA_EXTRACTABLE false, CKA_SIGN; public key CKA_TOKEN,
  * CKA_VERIFY; both with label and one random 16-byte CKA_ID.  The private

@@ -3,8 +3,9 @@
 # module (tests/p11fault) in front of SoftHSM2.  While four clients issue
 # licences, the token fails with CKR_DEVICE_REMOVED for 3 s:
 #   - issuance fails fast: 503 with Retry-After, no answer slower than
-#     twice token_timeout_ms (500: one bound per token call, and an
-#     issuance makes two) + 1 s, no other error status;
+#     token_timeout_ms (500: the bound of a whole request, whose token
+#     calls, a seal and its timestamp, share it) + 1 s of slack for a
+#     loaded machine, no other error status;
 #   - /readyz says 503 and names the token;
 #   - verification (POST /v1/verify), OCSP, the CRL and the status list
 #     keep answering from what was signed ahead of time;
@@ -126,10 +127,10 @@ if [ "$n503" -ge 4 ]; then ok "during the fault issuance answers 503 ($n503 answ
 expect_eq "during the fault nothing but 503" "$nother" 0
 expect_eq "every 503 carries Retry-After" "$(awk '$3 == 503 && $4 == ""' "$W/load" | wc -l)" 0
 # An issuance makes up to two token calls (key lookup or seal signature,
-# then the timestamp), each bounded by token_timeout_ms on its own.
+# then the timestamp); together they wait at most token_timeout_ms.
 slow=$(awk '{ d = $2 - $1; if (d > m) m = d } END { print m + 0 }' "$W/load")
-if [ "$slow" -le 2000 ]; then ok "no answer waited longer than 2 x 500 ms + 1 s (slowest $slow ms)"; else
-	fail "no answer waited longer than 2 x 500 ms + 1 s (slowest $slow ms)" \
+if [ "$slow" -le 1500 ]; then ok "no answer waited longer than 500 ms + 1 s (slowest $slow ms)"; else
+	fail "no answer waited longer than 500 ms + 1 s (slowest $slow ms)" \
 	    "$(awk -v a="$F0" '$2 - $1 > 1000 { print "started", $1 - a, "ms after the fault began, took",
 	        $2 - $1, "ms:", $3 }' "$W/load")"; fi
 expect_eq "no status but 201 and 503 under the fault" "$(awk '$3 != 201 && $3 != 503' "$W/load" | wc -l)" 0
