@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "certsvc/log.h"
+#include "certsvc/mem.h"
 
 #define LOG_LINE_MAX 4096
 
@@ -221,17 +222,35 @@ log_write(const char *line, size_t len)
 	}
 }
 
+/*
+ * "YYYY-MM-DDTHH:MM:SS" of t (UTC) into ts.  Each thread keeps the last
+ * second it formatted: a busy server logs many lines a second, and
+ * gmtime_r() takes glibc's time-zone lock on every call.
+ */
+static void
+log_second(time_t t, char *ts, size_t tssz)
+{
+	static _Thread_local time_t last = (time_t)-1;
+	static _Thread_local char text[32];
+	struct tm tm;
+
+	if (t != last) {
+		gmtime_r(&t, &tm);
+		strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &tm);
+		last = t;
+	}
+	cs_strlcpy(ts, text, tssz);
+}
+
 static void
 log_emit(enum cs_log_level level, const char *msg, const char *members)
 {
 	char line[LOG_LINE_MAX], esc[2048], ts[32];
 	struct timespec now;
-	struct tm tm;
 	int n;
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	log_second(now.tv_sec, ts, sizeof(ts));
 	if (atomic_load(&log_json)) {
 		cs_log_escape(msg, esc, sizeof(esc));
 		n = snprintf(line, sizeof(line),
