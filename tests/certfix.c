@@ -1,10 +1,14 @@
 /*
- * certfix.c: the software PKI of certfix.h.  Nothing here asserts: the
- * suites build their PKI once in main(), outside any test, and fail the
- * run when it cannot be made.
+ * certfix.c: the software PKI and token stand-in of certfix.h.  Nothing
+ * here asserts: the suites build their PKI once in main(), outside any
+ * test, and fail the run when it cannot be made; tests assert on the NULL
+ * a failed call returns.
  */
 #include <string.h>
 
+#include <openssl/rsa.h>
+
+#include "pkcs11/p11.h"
 #include "tests/certfix.h"
 
 X509 *
@@ -63,4 +67,52 @@ certfix_pki_free(struct certfix_pki *k)
 	EVP_PKEY_free(k->iss_key);
 	EVP_PKEY_free(k->seal_key);
 	memset(k, 0, sizeof(*k));
+}
+
+/* The p11_sign_fn of certfix_token_key(): arg is a struct certfix_signer. */
+static enum cs_rc
+signer_sign(void *arg, int md_nid, const unsigned char *dgst, size_t dlen,
+    unsigned char *sig, size_t *siglen, struct cs_err *err)
+{
+	struct certfix_signer *s = arg;
+	EVP_PKEY_CTX *pctx;
+	enum cs_rc rc = CS_OK;
+
+	s->calls++;
+	if (s->fail != CS_OK)
+		return cs_err_set(err, s->fail, "token unavailable");
+	pctx = EVP_PKEY_CTX_new_from_pkey(NULL, s->priv, NULL);
+	if (pctx == NULL || EVP_PKEY_sign_init(pctx) <= 0 ||
+	    EVP_PKEY_CTX_set_signature_md(pctx, EVP_get_digestbynid(md_nid)) <=
+	        0 ||
+	    (EVP_PKEY_is_a(s->priv, "RSA") &&
+	        EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0) ||
+	    EVP_PKEY_sign(pctx, sig, siglen, dgst, dlen) <= 0)
+		rc = cs_err_ossl(err, CS_ERR_CRYPTO, "software signer failed");
+	/* The last byte is in the RSA value or in ECDSA's s: still DER. */
+	if (rc == CS_OK && s->faulty)
+		sig[*siglen - 1] ^= 0x01;
+	EVP_PKEY_CTX_free(pctx);
+	return rc;
+}
+
+EVP_PKEY *
+certfix_token_key(struct certfix_signer *s)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	EVP_PKEY *pub = NULL, *tk = NULL;
+	int len = i2d_PUBKEY(s->priv, &der);
+
+	if (len <= 0)
+		return NULL;
+	p = der;
+	pub = d2i_PUBKEY(NULL, &p, len);
+	OPENSSL_free(der);
+	if (pub == NULL)
+		return NULL;
+	if (p11_evp_from_signer(pub, signer_sign, s, NULL, &tk, NULL) != CS_OK)
+		tk = NULL;
+	EVP_PKEY_free(pub);
+	return tk;
 }

@@ -1,9 +1,11 @@
 /*
  * certfix.h: a software PKI for the suites that test certificates,
  * CRLs, OCSP and signed lists without a token: P-256 keys made in memory
- * and certificates issued by crypto_cert_issue() with fixed names.
- * Links crypto/ only, so the crypto/ suites and every layer above can use
- * it (tests/testutil.c stays free of crypto/ for the pkcs11/ suites).
+ * and certificates issued by crypto_cert_issue() with fixed names, and a
+ * software signer that stands in for the token behind p11_evp_from_signer().
+ * Links crypto/ and pkcs11/ (both under every crypto/ suite), so the
+ * crypto/ suites and every layer above can use it (tests/testutil.c stays
+ * free of crypto/ for the pkcs11/ suites).
  */
 #ifndef CERTSVC_TESTS_CERTFIX_H
 #define CERTSVC_TESTS_CERTFIX_H
@@ -39,5 +41,25 @@ bool certfix_pki_init(struct certfix_pki *k);
 
 /* Free what k holds and zero it. */
 void certfix_pki_free(struct certfix_pki *k);
+
+/*
+ * A software signer standing in for the token: it signs with priv (RSA
+ * with PKCS#1 v1.5 padding), counts its calls, fails with fail ("token
+ * unavailable") when fail is not CS_OK, and with faulty signs correctly,
+ * then flips the signature's last bit, as a glitched token would.
+ */
+struct certfix_signer {
+	EVP_PKEY *priv;
+	enum cs_rc fail;
+	int calls;
+	bool faulty;
+};
+
+/*
+ * A provider-backed key over s, as p11_key_get() makes for the token: its
+ * private operations call s, which must outlive it.  Given (EVP_PKEY_free);
+ * NULL on failure.
+ */
+EVP_PKEY *certfix_token_key(struct certfix_signer *s);
 
 #endif

@@ -12,14 +12,13 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/provider.h>
-#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include "certsvc/err.h"
 #include "certsvc/mem.h"
 #include "crypto/crypto.h"
-#include "pkcs11/p11.h"
+#include "tests/certfix.h"
 #include "tests/testutil.h"
 
 #define CRL_URL "http://certsvc.example.gov.cn/crl/root.crl"
@@ -260,6 +259,47 @@ check_uri(const GENERAL_NAME *gn, const char *want)
 	ck_assert_mem_eq(ASN1_STRING_get0_data(uri), want, strlen(want));
 }
 
+/* A non-critical CRL distribution point: one full name, the URI crl. */
+static void
+check_cdp(X509 *x, const char *crl)
+{
+	CRL_DIST_POINTS *dps;
+	DIST_POINT *dp;
+
+	ck_assert_int_eq(X509_EXTENSION_get_critical(
+	                     ext_get(x, NID_crl_distribution_points)),
+	    0);
+	dps = X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL);
+	ck_assert_int_eq(sk_DIST_POINT_num(dps), 1);
+	dp = sk_DIST_POINT_value(dps, 0);
+	ck_assert_ptr_null(dp->reasons);
+	ck_assert_ptr_null(dp->CRLissuer);
+	ck_assert_int_eq(dp->distpoint->type, 0);
+	ck_assert_int_eq(sk_GENERAL_NAME_num(dp->distpoint->name.fullname), 1);
+	check_uri(sk_GENERAL_NAME_value(dp->distpoint->name.fullname, 0), crl);
+	CRL_DIST_POINTS_free(dps);
+}
+
+/* A non-critical AIA: OCSP at ocsp, then caIssuers at issuers. */
+static void
+check_aia(X509 *x, const char *ocsp, const char *issuers)
+{
+	AUTHORITY_INFO_ACCESS *aia;
+	ACCESS_DESCRIPTION *ad;
+
+	ck_assert_int_eq(
+	    X509_EXTENSION_get_critical(ext_get(x, NID_info_access)), 0);
+	aia = X509_get_ext_d2i(x, NID_info_access, NULL, NULL);
+	ck_assert_int_eq(sk_ACCESS_DESCRIPTION_num(aia), 2);
+	ad = sk_ACCESS_DESCRIPTION_value(aia, 0);
+	ck_assert_int_eq(OBJ_obj2nid(ad->method), NID_ad_OCSP);
+	check_uri(ad->location, ocsp);
+	ad = sk_ACCESS_DESCRIPTION_value(aia, 1);
+	ck_assert_int_eq(OBJ_obj2nid(ad->method), NID_ad_ca_issuers);
+	check_uri(ad->location, issuers);
+	AUTHORITY_INFO_ACCESS_free(aia);
+}
+
 /* The DN entry nid at position pos: its string type and value. */
 static void
 check_dn(X509 *x, int pos, int nid, int type, const char *want)
@@ -351,10 +391,6 @@ START_TEST(sub_ca_is_exact)
 	X509 *root = mk_root(keys[KEY_P384], "certsvc root CA");
 	X509 *made = mk_sub(keys[_i], root, keys[KEY_P384], 1825);
 	X509 *x = reparse(made);
-	CRL_DIST_POINTS *dps;
-	DIST_POINT *dp;
-	AUTHORITY_INFO_ACCESS *aia;
-	ACCESS_DESCRIPTION *ad;
 
 	ck_assert_int_eq(X509_get_version(x), X509_VERSION_3);
 	check_serial(x);
@@ -368,31 +404,8 @@ START_TEST(sub_ca_is_exact)
 	    X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(root)),
 	    0);
 
-	ck_assert_int_eq(X509_EXTENSION_get_critical(
-	                     ext_get(x, NID_crl_distribution_points)),
-	    0);
-	dps = X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL);
-	ck_assert_int_eq(sk_DIST_POINT_num(dps), 1);
-	dp = sk_DIST_POINT_value(dps, 0);
-	ck_assert_ptr_null(dp->reasons);
-	ck_assert_ptr_null(dp->CRLissuer);
-	ck_assert_int_eq(dp->distpoint->type, 0);
-	ck_assert_int_eq(sk_GENERAL_NAME_num(dp->distpoint->name.fullname), 1);
-	check_uri(
-	    sk_GENERAL_NAME_value(dp->distpoint->name.fullname, 0), CRL_URL);
-	CRL_DIST_POINTS_free(dps);
-
-	ck_assert_int_eq(
-	    X509_EXTENSION_get_critical(ext_get(x, NID_info_access)), 0);
-	aia = X509_get_ext_d2i(x, NID_info_access, NULL, NULL);
-	ck_assert_int_eq(sk_ACCESS_DESCRIPTION_num(aia), 2);
-	ad = sk_ACCESS_DESCRIPTION_value(aia, 0);
-	ck_assert_int_eq(OBJ_obj2nid(ad->method), NID_ad_OCSP);
-	check_uri(ad->location, OCSP_URL);
-	ad = sk_ACCESS_DESCRIPTION_value(aia, 1);
-	ck_assert_int_eq(OBJ_obj2nid(ad->method), NID_ad_ca_issuers);
-	check_uri(ad->location, ISSUERS_URL);
-	AUTHORITY_INFO_ACCESS_free(aia);
+	check_cdp(x, CRL_URL);
+	check_aia(x, OCSP_URL, ISSUERS_URL);
 
 	X509_free(x);
 	X509_free(made);
@@ -770,9 +783,6 @@ START_TEST(seal_is_exact)
 	X509 *sub = mk_sub(keys[KEY_P256], root, keys[KEY_P384], 1825);
 	X509 *made = mk_seal(keys[_i], sub, keys[KEY_P256], 730);
 	X509 *x = reparse(made);
-	CRL_DIST_POINTS *dps;
-	AUTHORITY_INFO_ACCESS *aia;
-	ACCESS_DESCRIPTION *ad;
 
 	ck_assert_int_eq(X509_get_version(x), X509_VERSION_3);
 	check_serial(x);
@@ -796,26 +806,8 @@ START_TEST(seal_is_exact)
 	ck_assert(crypto_cert_matches_key(x, keys[_i]));
 	ck_assert_int_eq(lifetime(x), 730L * 86400);
 
-	ck_assert_int_eq(X509_EXTENSION_get_critical(
-	                     ext_get(x, NID_crl_distribution_points)),
-	    0);
-	dps = X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL);
-	ck_assert_int_eq(sk_DIST_POINT_num(dps), 1);
-	check_uri(sk_GENERAL_NAME_value(
-	              sk_DIST_POINT_value(dps, 0)->distpoint->name.fullname, 0),
-	    SEAL_CRL);
-	CRL_DIST_POINTS_free(dps);
-	ck_assert_int_eq(
-	    X509_EXTENSION_get_critical(ext_get(x, NID_info_access)), 0);
-	aia = X509_get_ext_d2i(x, NID_info_access, NULL, NULL);
-	ck_assert_int_eq(sk_ACCESS_DESCRIPTION_num(aia), 2);
-	ad = sk_ACCESS_DESCRIPTION_value(aia, 0);
-	ck_assert_int_eq(OBJ_obj2nid(ad->method), NID_ad_OCSP);
-	check_uri(ad->location, SEAL_OCSP);
-	ad = sk_ACCESS_DESCRIPTION_value(aia, 1);
-	ck_assert_int_eq(OBJ_obj2nid(ad->method), NID_ad_ca_issuers);
-	check_uri(ad->location, SEAL_ISSUERS);
-	AUTHORITY_INFO_ACCESS_free(aia);
+	check_cdp(x, SEAL_CRL);
+	check_aia(x, SEAL_OCSP, SEAL_ISSUERS);
 
 	/* Purposes a verifier may ask for: S/MIME signing and any. */
 	ck_assert_int_eq(X509_check_purpose(x, X509_PURPOSE_SMIME_SIGN, 0), 1);
@@ -1031,58 +1023,17 @@ END_TEST
 
 /* --- token-backed keys (software signer standing in for the token) ------ */
 
-struct sw {
-	EVP_PKEY *priv;
-	enum cs_rc fail;
-};
-
-static enum cs_rc
-sw_sign(void *arg, int md_nid, const unsigned char *dgst, size_t dlen,
-    unsigned char *sig, size_t *siglen, struct cs_err *err)
-{
-	struct sw *s = arg;
-	EVP_PKEY_CTX *pctx;
-	enum cs_rc rc = CS_OK;
-
-	if (s->fail != CS_OK)
-		return cs_err_set(err, s->fail, "token unavailable");
-	pctx = EVP_PKEY_CTX_new_from_pkey(NULL, s->priv, NULL);
-	if (pctx == NULL || EVP_PKEY_sign_init(pctx) <= 0 ||
-	    EVP_PKEY_CTX_set_signature_md(pctx, EVP_get_digestbynid(md_nid)) <=
-	        0 ||
-	    (EVP_PKEY_is_a(s->priv, "RSA") &&
-	        EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0) ||
-	    EVP_PKEY_sign(pctx, sig, siglen, dgst, dlen) <= 0)
-		rc = cs_err_ossl(err, CS_ERR_CRYPTO, "software signer failed");
-	EVP_PKEY_CTX_free(pctx);
-	return rc;
-}
-
-static EVP_PKEY *
-token_key(struct sw *s)
-{
-	unsigned char *der = NULL;
-	const unsigned char *p;
-	EVP_PKEY *pub, *tk = NULL;
-	int len = i2d_PUBKEY(s->priv, &der);
-
-	p = der;
-	pub = d2i_PUBKEY(NULL, &p, len);
-	OPENSSL_free(der);
-	ck_assert_int_eq(
-	    p11_evp_from_signer(pub, sw_sign, s, NULL, &tk, NULL), CS_OK);
-	EVP_PKEY_free(pub);
-	return tk;
-}
-
 START_TEST(token_keys_issue_chain)
 {
-	struct sw rs = {keys[_i], CS_OK}, ss = {keys[(_i + 2) % KEY_N], CS_OK};
-	EVP_PKEY *rk = token_key(&rs), *sk = token_key(&ss);
-	X509 *root = mk_root(rk, "token root");
-	X509 *sub = mk_sub(sk, root, rk, 1825);
+	struct certfix_signer rs = {.priv = keys[_i]};
+	struct certfix_signer ss = {.priv = keys[(_i + 2) % KEY_N]};
+	EVP_PKEY *rk = certfix_token_key(&rs), *sk = certfix_token_key(&ss);
 	const OSSL_PROVIDER *prov;
+	X509 *root, *sub;
 
+	ck_assert(rk != NULL && sk != NULL);
+	root = mk_root(rk, "token root");
+	sub = mk_sub(sk, root, rk, 1825);
 	ck_assert(verify(sub, root, NULL, NULL, 0));
 	check_sig_alg(sub, _i);
 	/* The certificates hold plain public keys, not token handles. */
@@ -1099,12 +1050,15 @@ END_TEST
 
 START_TEST(token_key_issues_seal)
 {
-	struct sw rs = {keys[KEY_P384], CS_OK}, ss = {keys[_i], CS_OK};
-	EVP_PKEY *rk = token_key(&rs), *sk = token_key(&ss);
-	X509 *root = mk_root(rk, "token root");
-	X509 *sub = mk_sub(keys[KEY_P256], root, rk, 1825);
-	X509 *seal = mk_seal(sk, sub, keys[KEY_P256], 365);
+	struct certfix_signer rs = {.priv = keys[KEY_P384]};
+	struct certfix_signer ss = {.priv = keys[_i]};
+	EVP_PKEY *rk = certfix_token_key(&rs), *sk = certfix_token_key(&ss);
+	X509 *root, *sub, *seal;
 
+	ck_assert(rk != NULL && sk != NULL);
+	root = mk_root(rk, "token root");
+	sub = mk_sub(keys[KEY_P256], root, rk, 1825);
+	seal = mk_seal(sk, sub, keys[KEY_P256], 365);
 	ck_assert(verify(seal, root, sub, NULL, 0));
 	ck_assert(crypto_cert_matches_key(seal, keys[_i]));
 	X509_free(seal);
@@ -1117,12 +1071,14 @@ END_TEST
 
 START_TEST(token_failure_is_reported)
 {
-	struct sw rs = {keys[_i], CS_OK};
-	EVP_PKEY *rk = token_key(&rs);
-	X509 *root = mk_root(rk, "token root"), *x = (X509 *)&x;
+	struct certfix_signer rs = {.priv = keys[_i]};
+	EVP_PKEY *rk = certfix_token_key(&rs);
+	X509 *root, *x = (X509 *)&x;
 	struct crypto_cert_spec s;
 	struct cs_err err;
 
+	ck_assert_ptr_nonnull(rk);
+	root = mk_root(rk, "token root");
 	rs.fail = CS_ERR_TOKEN;
 	spec_init(&s, CRYPTO_CERT_SUB_CA, "sub", keys[KEY_P256]);
 	ck_assert_int_eq(

@@ -20,14 +20,13 @@
 #include <openssl/ess.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
-#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include "certsvc/err.h"
 #include "certsvc/mem.h"
 #include "crypto/crypto.h"
-#include "pkcs11/p11.h"
+#include "tests/certfix.h"
 #include "tests/testutil.h"
 
 #define ORG_ID "NTRCN-91350100M000100Y43"
@@ -100,6 +99,18 @@ pki_release(struct pki *p)
 	X509_free(p->root);
 }
 
+/* Options to seal with key as p's seal certificate, img (may be NULL). */
+static void
+seal_opts(struct crypto_seal_opts *o, EVP_PKEY *key, const struct pki *p,
+    const unsigned char *img)
+{
+	memset(o, 0, sizeof(*o));
+	o->key = key;
+	o->cert = p->seal;
+	o->chain = p->chain;
+	o->image_sha256 = img;
+}
+
 static struct buf *
 seal(EVP_PKEY *key, struct pki *p, const unsigned char *img)
 {
@@ -107,11 +118,7 @@ seal(EVP_PKEY *key, struct pki *p, const unsigned char *img)
 	struct buf *der = NULL;
 	struct cs_err err;
 
-	memset(&o, 0, sizeof(o));
-	o.key = key;
-	o.cert = p->seal;
-	o.chain = p->chain;
-	o.image_sha256 = img;
+	seal_opts(&o, key, p, img);
 	cs_err_clear(&err);
 	ck_assert_msg(crypto_cms_seal(&o, (const unsigned char *)DOC,
 	                  strlen(DOC), &der, &err) == CS_OK,
@@ -375,60 +382,6 @@ image_oid(void)
 
 	ck_assert_ptr_nonnull(obj);
 	return obj;
-}
-
-/* --- a software signer standing in for the token ------------------------ */
-
-struct sw {
-	EVP_PKEY *priv;
-	enum cs_rc fail;
-	int calls;
-	bool faulty; /* sign correctly, then flip a bit: a glitched token */
-};
-
-static enum cs_rc
-sw_sign(void *arg, int md_nid, const unsigned char *dgst, size_t dlen,
-    unsigned char *sig, size_t *siglen, struct cs_err *err)
-{
-	struct sw *s = arg;
-	EVP_PKEY_CTX *pctx;
-	enum cs_rc rc = CS_OK;
-
-	s->calls++;
-	if (s->fail != CS_OK)
-		return cs_err_set(err, s->fail, "token unavailable");
-	pctx = EVP_PKEY_CTX_new_from_pkey(NULL, s->priv, NULL);
-	if (pctx == NULL || EVP_PKEY_sign_init(pctx) <= 0 ||
-	    EVP_PKEY_CTX_set_signature_md(pctx, EVP_get_digestbynid(md_nid)) <=
-	        0 ||
-	    (EVP_PKEY_is_a(s->priv, "RSA") &&
-	        EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0) ||
-	    EVP_PKEY_sign(pctx, sig, siglen, dgst, dlen) <= 0)
-		rc = cs_err_ossl(err, CS_ERR_CRYPTO, "software signer failed");
-	/* The last byte is in the RSA value or in ECDSA's s: still DER. */
-	if (rc == CS_OK && s->faulty)
-		sig[*siglen - 1] ^= 0x01;
-	EVP_PKEY_CTX_free(pctx);
-	return rc;
-}
-
-static EVP_PKEY *
-token_key(struct sw *s)
-{
-	unsigned char *der = NULL;
-	const unsigned char *p;
-	EVP_PKEY *pub, *tk = NULL;
-	int len = i2d_PUBKEY(s->priv, &der);
-
-	ck_assert_int_gt(len, 0);
-	p = der;
-	pub = d2i_PUBKEY(NULL, &p, len);
-	OPENSSL_free(der);
-	ck_assert_ptr_nonnull(pub);
-	ck_assert_int_eq(
-	    p11_evp_from_signer(pub, sw_sign, s, NULL, &tk, NULL), CS_OK);
-	EVP_PKEY_free(pub);
-	return tk;
 }
 
 /* --- seal and verify ------------------------------------------------------ */
@@ -1303,13 +1256,14 @@ END_TEST
 
 START_TEST(token_key_seals)
 {
-	struct sw s = {keys[_i], CS_OK, 0, false};
-	EVP_PKEY *tk = token_key(&s);
+	struct certfix_signer s = {keys[_i], CS_OK, 0, false};
+	EVP_PKEY *tk = certfix_token_key(&s);
 	struct crypto_cms_result res;
 	struct pki p;
 	struct buf *der;
 	CMS_ContentInfo *cms;
 
+	ck_assert_ptr_nonnull(tk);
 	pki_init(&p, keys[_i]);
 	der = seal(tk, &p, image); /* CMS_CADES through the provider */
 	ck_assert_int_eq(s.calls, 1);
@@ -1338,19 +1292,17 @@ END_TEST
  */
 START_TEST(faulty_signature_rsa_refused_ecdsa_unverifiable)
 {
-	struct sw s = {keys[_i], CS_OK, 0, true};
-	EVP_PKEY *tk = token_key(&s);
+	struct certfix_signer s = {keys[_i], CS_OK, 0, true};
+	EVP_PKEY *tk = certfix_token_key(&s);
 	struct crypto_seal_opts o;
 	struct crypto_cms_result res;
 	struct cs_err err = {0};
 	struct buf *der = NULL;
 	struct pki p;
 
+	ck_assert_ptr_nonnull(tk);
 	pki_init(&p, keys[_i]);
-	memset(&o, 0, sizeof(o));
-	o.key = tk;
-	o.cert = p.seal;
-	o.chain = p.chain;
+	seal_opts(&o, tk, &p, NULL);
 	if (_i == KEY_RSA3072) {
 		ck_assert_int_eq(crypto_cms_seal(&o, (const unsigned char *)DOC,
 		                     strlen(DOC), &der, &err),
@@ -1374,18 +1326,16 @@ END_TEST
 
 START_TEST(token_failure_is_reported)
 {
-	struct sw s = {keys[_i], CS_ERR_TOKEN, 0, false};
-	EVP_PKEY *tk = token_key(&s);
+	struct certfix_signer s = {keys[_i], CS_ERR_TOKEN, 0, false};
+	EVP_PKEY *tk = certfix_token_key(&s);
 	struct crypto_seal_opts o;
 	struct buf *der = (struct buf *)&der;
 	struct cs_err err;
 	struct pki p;
 
+	ck_assert_ptr_nonnull(tk);
 	pki_init(&p, keys[_i]);
-	memset(&o, 0, sizeof(o));
-	o.key = tk;
-	o.cert = p.seal;
-	o.chain = p.chain;
+	seal_opts(&o, tk, &p, NULL);
 	cs_err_clear(&err);
 	ck_assert_int_eq(crypto_cms_seal(&o, (const unsigned char *)DOC,
 	                     strlen(DOC), &der, &err),
@@ -1401,8 +1351,8 @@ END_TEST
 /* A template seals what crypto_cms_seal() seals, verifiably. */
 START_TEST(template_seals_verify)
 {
-	struct sw s = {keys[_i], CS_OK, 0, false};
-	EVP_PKEY *tk = token_key(&s);
+	struct certfix_signer s = {keys[_i], CS_OK, 0, false};
+	EVP_PKEY *tk = certfix_token_key(&s);
 	struct crypto_seal_tmpl *t = NULL;
 	struct crypto_seal_opts o;
 	struct crypto_cms_result res;
@@ -1412,12 +1362,10 @@ START_TEST(template_seals_verify)
 	int64_t now;
 	int round;
 
+	ck_assert_ptr_nonnull(tk);
 	pki_init(&p, keys[_i]);
-	memset(&o, 0, sizeof(o));
-	o.key = tk; /* through the provider, as a token key signs */
-	o.cert = p.seal;
-	o.chain = p.chain;
-	o.image_sha256 = image;
+	/* Through the provider, as a token key signs. */
+	seal_opts(&o, tk, &p, image);
 	ck_assert_msg(
 	    crypto_seal_tmpl_new(&o, &t, &err) == CS_OK, "%s", err.msg);
 	for (round = 0; round < 3; round++) {
@@ -1481,11 +1429,7 @@ START_TEST(template_is_octet_identical)
 	bool compared = false;
 
 	pki_init(&p, keys[KEY_RSA3072]);
-	memset(&o, 0, sizeof(o));
-	o.key = keys[KEY_RSA3072];
-	o.cert = p.seal;
-	o.chain = p.chain;
-	o.image_sha256 = image;
+	seal_opts(&o, keys[KEY_RSA3072], &p, image);
 	ck_assert_int_eq(crypto_seal_tmpl_new(&o, &t, NULL), CS_OK);
 	for (tries = 0; tries < 5 && !compared; tries++) {
 		ck_assert_int_eq(crypto_cms_seal(&o, (const unsigned char *)DOC,

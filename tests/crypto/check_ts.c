@@ -27,7 +27,6 @@
 #include "certsvc/err.h"
 #include "certsvc/mem.h"
 #include "crypto/crypto.h"
-#include "pkcs11/p11.h"
 #include "tests/certfix.h"
 
 #define DOC "{\"id\":\"L-2025-000001\"}"
@@ -35,53 +34,6 @@
 static struct certfix_pki pki;
 static EVP_PKEY *tsa_priv;
 static X509 *tsa_cert;
-
-struct sw {
-	EVP_PKEY *priv;
-	enum cs_rc fail;
-	int calls;
-};
-
-static enum cs_rc
-sw_sign(void *arg, int md_nid, const unsigned char *dgst, size_t dlen,
-    unsigned char *sig, size_t *siglen, struct cs_err *err)
-{
-	struct sw *s = arg;
-	EVP_PKEY_CTX *pctx;
-	enum cs_rc rc = CS_OK;
-
-	s->calls++;
-	if (s->fail != CS_OK)
-		return cs_err_set(err, s->fail, "token is gone");
-	pctx = EVP_PKEY_CTX_new_from_pkey(NULL, s->priv, NULL);
-	if (pctx == NULL || EVP_PKEY_sign_init(pctx) <= 0 ||
-	    EVP_PKEY_CTX_set_signature_md(pctx, EVP_get_digestbynid(md_nid)) <=
-	        0 ||
-	    EVP_PKEY_sign(pctx, sig, siglen, dgst, dlen) <= 0)
-		rc = cs_err_ossl(err, CS_ERR_CRYPTO, "software signer failed");
-	EVP_PKEY_CTX_free(pctx);
-	return rc;
-}
-
-/* A provider-backed key over s, as p11_key_get() makes for the token. */
-static EVP_PKEY *
-token_key(struct sw *s)
-{
-	unsigned char *der = NULL;
-	const unsigned char *p;
-	EVP_PKEY *pub, *tk = NULL;
-	int len = i2d_PUBKEY(s->priv, &der);
-
-	ck_assert_int_gt(len, 0);
-	p = der;
-	pub = d2i_PUBKEY(NULL, &p, len);
-	OPENSSL_free(der);
-	ck_assert_ptr_nonnull(pub);
-	ck_assert_int_eq(
-	    p11_evp_from_signer(pub, sw_sign, s, NULL, &tk, NULL), CS_OK);
-	EVP_PKEY_free(pub);
-	return tk;
-}
 
 /* The DER of q (given buffer). */
 static struct buf *
@@ -129,7 +81,7 @@ make_req(int md_nid, int mdlen, bool nonce, bool cert_req)
 }
 
 struct tsa {
-	struct sw sw;
+	struct certfix_signer sw;
 	EVP_PKEY *key;
 	STACK_OF(X509) * chain;
 	struct crypto_ts_tmpl *tmpl;
@@ -145,7 +97,8 @@ tsa_init_mode(struct tsa *t, enum cs_rc fail, int mode)
 {
 	memset(t, 0, sizeof(*t));
 	t->sw.priv = tsa_priv;
-	t->key = token_key(&t->sw);
+	t->key = certfix_token_key(&t->sw);
+	ck_assert_ptr_nonnull(t->key);
 	t->chain = sk_X509_new_null();
 	ck_assert_int_gt(sk_X509_push(t->chain, pki.iss), 0);
 	t->s.key = t->key;
