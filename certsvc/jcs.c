@@ -33,30 +33,24 @@
 /* --- parse ---------------------------------------------------------------- */
 
 /*
- * Where a scan of already valid JSON text stands.  Columns count UTF-8
- * characters from 1, as jansson's do.
+ * Line and column of offset off in p, as jansson counts them: lines from
+ * 1, columns in UTF-8 characters from 1.  Only an error needs them, so
+ * the scan below counts offsets and this walks the text again.
  */
-struct jcs_scan {
-	const unsigned char *p;
-	size_t len;
-	size_t i;
-	int line;
-	int column;
-};
-
 static void
-scan_advance(struct jcs_scan *s)
+scan_position(const unsigned char *p, size_t off, int *line, int *column)
 {
-	unsigned char c;
+	size_t i;
 
-	if (s->i >= s->len)
-		return;
-	c = s->p[s->i++];
-	if (c == '\n') {
-		s->line++;
-		s->column = 0;
-	} else if ((c & 0xc0) != 0x80) {
-		s->column++;
+	*line = 1;
+	*column = 1;
+	for (i = 0; i < off; i++) {
+		if (p[i] == '\n') {
+			(*line)++;
+			*column = 1;
+		} else if ((p[i] & 0xc0) != 0x80) {
+			(*column)++;
+		}
 	}
 }
 
@@ -87,57 +81,84 @@ int_token_in_range(const unsigned char *t, size_t n)
 }
 
 /*
+ * The end of the string whose opening quote is at p[i]: the offset just
+ * past its closing quote.  The text is valid JSON, so the quote is there;
+ * memchr skips the long runs (base64 members) between quotes and escapes.
+ */
+static size_t
+scan_string(const unsigned char *p, size_t len, size_t i)
+{
+	const unsigned char *q;
+	size_t k;
+
+	i++;
+	while (i < len) {
+		q = memchr(p + i, '"', len - i);
+		if (q == NULL)
+			return len;
+		i = (size_t)(q - p);
+		/*
+		 * The quote ends the string unless an odd run of '\' precedes
+		 * it; the opening quote stops the run.
+		 */
+		for (k = i; p[k - 1] == '\\'; k--)
+			;
+		if ((i - k) % 2 == 0)
+			return i + 1;
+		i++;
+	}
+	return len;
+}
+
+/*
  * The limits jansson does not know: nesting depth and the integer range.
  * Done on the text rather than on the tree so that the error can say
  * where; the text is valid JSON by now, so the scan need not check it.
  */
 static enum cs_rc
-scan_limits(const void *p, size_t len, struct cs_err *err)
+scan_limits(const void *text, size_t len, struct cs_err *err)
 {
-	struct jcs_scan s = {p, len, 0, 1, 0};
-	int depth = 0;
+	const unsigned char *p = text;
+	size_t i = 0, start;
+	int depth = 0, line, column;
+	bool integer;
 
-	while (s.i < s.len) {
-		unsigned char c = s.p[s.i];
-		size_t start;
-		bool integer;
+	while (i < len) {
+		unsigned char c = p[i];
 
 		if (c == '"') {
-			scan_advance(&s);
-			while (s.i < s.len && s.p[s.i] != '"') {
-				if (s.p[s.i] == '\\')
-					scan_advance(&s);
-				scan_advance(&s);
-			}
-			scan_advance(&s);
+			i = scan_string(p, len, i);
 		} else if (c == '[' || c == '{') {
-			scan_advance(&s);
-			if (++depth > JCS_MAX_DEPTH)
+			if (++depth > JCS_MAX_DEPTH) {
+				scan_position(p, i + 1, &line, &column);
 				return cs_err_set(err, CS_ERR_INVALID,
 				    "line %d column %d: nesting deeper than %d",
-				    s.line, s.column, JCS_MAX_DEPTH);
+				    line, column - 1, JCS_MAX_DEPTH);
+			}
+			i++;
 		} else if (c == ']' || c == '}') {
-			scan_advance(&s);
 			depth--;
+			i++;
 		} else if (c == '-' || (c >= '0' && c <= '9')) {
-			start = s.i;
+			start = i;
 			integer = true;
-			scan_advance(&s);
-			while (s.i < s.len && is_number_char(s.p[s.i])) {
-				if (s.p[s.i] == '.' || s.p[s.i] == 'e' ||
-				    s.p[s.i] == 'E')
+			i++;
+			while (i < len && is_number_char(p[i])) {
+				if (p[i] == '.' || p[i] == 'e' || p[i] == 'E')
 					integer = false;
-				scan_advance(&s);
+				i++;
 			}
 			/* Unquoted: a holder id can be such a number. */
 			if (integer &&
-			    !int_token_in_range(s.p + start, s.i - start))
+			    !int_token_in_range(p + start, i - start)) {
+				scan_position(p, start, &line, &column);
 				return cs_err_set(err, CS_ERR_INVALID,
 				    "line %d column %d: integer outside "
 				    "+-(2^53-1)",
-				    s.line, s.column - (int)(s.i - start) + 1);
+				    line, column);
+			}
 		} else {
-			scan_advance(&s);
+			i++;
 		}
 	}
 	return CS_OK;
@@ -377,26 +398,31 @@ struct member {
 	json_t *value;
 };
 
-/* RFC 8785 3.2.3: keys as arrays of UTF-16 code units; all valid UTF-8. */
+/*
+ * RFC 8785 3.2.3: keys as arrays of UTF-16 code units; all valid UTF-8.
+ * UTF-8 bytes sort as code points do, so the keys compare as bytes up to
+ * the first character that differs; only that pair needs the UTF-16 rule.
+ */
 static int
 member_cmp(const void *a, const void *b)
 {
 	const struct member *x = a, *y = b;
 	const unsigned char *s = (const unsigned char *)x->key;
 	const unsigned char *t = (const unsigned char *)y->key;
-	size_t i = 0, j = 0;
+	size_t i = 0, j, n = x->len < y->len ? x->len : y->len;
 	uint32_t c, d;
 
-	while (i < x->len && j < y->len) {
-		if (!utf8_next(s, x->len, &i, &c) ||
-		    !utf8_next(t, y->len, &j, &d))
-			return 0; /* unreachable: keys are checked first */
-		if (c != d)
-			return utf16_weight(c) < utf16_weight(d) ? -1 : 1;
-	}
-	if (i < x->len)
-		return 1;
-	return j < y->len ? -1 : 0;
+	while (i < n && s[i] == t[i])
+		i++;
+	if (i == n)
+		return x->len < y->len ? -1 : x->len > y->len;
+	/* Back to the start of the character; the bytes before are equal. */
+	while (i > 0 && (s[i] & 0xc0) == 0x80)
+		i--;
+	j = i;
+	if (!utf8_next(s, x->len, &i, &c) || !utf8_next(t, y->len, &j, &d))
+		return 0; /* unreachable: keys are checked first */
+	return utf16_weight(c) < utf16_weight(d) ? -1 : 1;
 }
 
 static enum cs_rc
@@ -420,38 +446,48 @@ utf8_valid(const char *s, size_t len)
 	return true;
 }
 
-/* RFC 8785 3.2.2.2: the JSON.stringify() escapes, nothing more. */
+/*
+ * RFC 8785 3.2.2.2: the JSON.stringify() escapes, nothing more.  One pass:
+ * runs of characters written as they are, each checked as UTF-8.
+ */
 static enum cs_rc
-put_string(struct buf *b, const char *s, size_t len, struct cs_err *err)
+put_string(struct buf *b, const char *str, size_t len, struct cs_err *err)
 {
 	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)str;
 	char esc[7];
-	size_t i, run;
+	size_t i = 0, run;
+	uint32_t cp;
 	enum cs_rc rc;
 
-	if (!utf8_valid(s, len))
-		return cs_err_set(err, CS_ERR_INVALID, "string is not UTF-8");
-	/* RFC 8785 would write \u0000, but jcs_parse() refuses it. */
-	if (memchr(s, '\0', len) != NULL)
-		return cs_err_set(err, CS_ERR_INVALID, "string contains NUL");
 	rc = put(b, "\"", 1, err);
-	for (i = 0; rc == CS_OK && i < len;) {
-		unsigned char c = (unsigned char)s[i];
-
-		for (run = i; run < len && (unsigned char)s[run] >= 0x20 &&
-		     s[run] != '"' && s[run] != '\\';
-		     run++)
-			;
-		if (run > i) {
-			rc = put(b, s + i, run - i, err);
-			i = run;
-			continue;
+	while (rc == CS_OK && i < len) {
+		run = i;
+		while (i < len) {
+			if (s[i] >= 0x80) {
+				if (!utf8_next(s, len, &i, &cp))
+					return cs_err_set(err, CS_ERR_INVALID,
+					    "string is not UTF-8");
+			} else if (s[i] >= 0x20 && s[i] != '"' &&
+			    s[i] != '\\') {
+				i++;
+			} else {
+				break;
+			}
 		}
+		if (i > run)
+			rc = put(b, s + run, i - run, err);
+		if (rc != CS_OK || i == len)
+			break;
+		/* RFC 8785 would write \u0000, but jcs_parse() refuses it. */
+		if (s[i] == '\0')
+			return cs_err_set(
+			    err, CS_ERR_INVALID, "string contains NUL");
 		esc[0] = '\\';
-		switch (c) {
+		switch (s[i]) {
 		case '"':
 		case '\\':
-			esc[1] = (char)c;
+			esc[1] = (char)s[i];
 			break;
 		case '\b':
 			esc[1] = 'b';
@@ -470,8 +506,8 @@ put_string(struct buf *b, const char *s, size_t len, struct cs_err *err)
 			break;
 		default:
 			memcpy(esc + 1, "u00", 3);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 0xf];
+			esc[4] = hex[s[i] >> 4];
+			esc[5] = hex[s[i] & 0xf];
 			rc = put(b, esc, 6, err);
 			i++;
 			continue;
@@ -609,7 +645,7 @@ jcs_encode(const json_t *v, struct buf **out, struct cs_err *err)
 	*out = NULL;
 	if (v == NULL)
 		return cs_err_set(err, CS_ERR_INVALID, "no value to encode");
-	b = buf_new(256);
+	b = buf_new(2048);
 	if (b == NULL)
 		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
 	rc = put_value(b, v, 0, err);

@@ -101,6 +101,8 @@ struct verify_run {
 	bool from_store;        /* the licence_id form */
 	char id[STORE_LICENCE_ID_MAX];
 	int version;
+	/* The licence_id form: the row read (no document or seal) */
+	struct store_licence row;
 	struct verify_doc d;
 	struct crypto_cms_result cms;
 	struct crypto_ts_result ts;
@@ -241,7 +243,8 @@ verify_by_id(struct verify_run *v, const json_t *req, struct cs_err *err)
 	v->doc = l.document;
 	v->seal = l.seal_der;
 	l.document = l.seal_der = NULL;
-	store_licence_release(&l);
+	/* Its status is read with its bytes: check_licence_status uses it. */
+	v->row = l;
 	return CS_OK;
 }
 
@@ -702,7 +705,12 @@ check_licence_status(struct verify_run *v, struct cs_err *err)
 		return CS_OK;
 	}
 	memset(&l, 0, sizeof(l));
-	rc = store_licence_get(v->svc->store, lid, ver, &l, err);
+	if (v->from_store) {
+		l = v->row;
+		rc = CS_OK;
+	} else {
+		rc = store_licence_get(v->svc->store, lid, ver, &l, err);
+	}
 	if (rc == CS_ERR_NOT_FOUND) {
 		cs_err_clear(err);
 		verify_set(v, id, VERIFY_INDETERMINATE,

@@ -558,6 +558,11 @@ START_TEST(parse_integer_range)
 	json_decref(parse_ok("[9007199254740992.0, 1e300, 1E30]"));
 	/* Digits inside strings are not numbers. */
 	json_decref(parse_ok("{\"9007199254740992\": \"9007199254740992\"}"));
+	/* Escaped quotes and backslashes end no string early. */
+	json_decref(parse_ok("[\"a\\\" 9007199254740992 \\\\\\\"\"]"));
+	t = "[\"\\\\\", \"\xe4\xb8\xad\\\"\", 9007199254740992]";
+	parse_fails(
+	    t, strlen(t), "line 1 column 15: integer outside +-(2^53-1)");
 }
 END_TEST
 

@@ -172,6 +172,57 @@ START_TEST(every_byte)
 }
 END_TEST
 
+/*
+ * All 256 byte values at each of the 16 places of "AAAA...": the decoder
+ * takes eight characters at a time and then four, so a place in either
+ * half of a word and in the last group is tried.
+ */
+START_TEST(every_byte_every_place)
+{
+	static const char alpha[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char s[17];
+	struct buf *out = NULL;
+	const char *at;
+	int c, place, ok;
+	unsigned v, w;
+
+	for (place = 0; place < 16; place++) {
+		ok = 0;
+		for (c = 0; c < 256; c++) {
+			memset(s, 'A', 16);
+			s[16] = '\0';
+			s[place] = (char)c;
+			if (crypto_b64_decode(s, 16, &out, NULL) != CS_OK) {
+				ck_assert_ptr_null(out);
+				continue;
+			}
+			ok++;
+			if (c == '=' && place == 15) {
+				/* "...AAA=": padding, the only other way. */
+				ck_assert_uint_eq(out->len, 11);
+				buf_free(out);
+				out = NULL;
+				continue;
+			}
+			ck_assert_uint_eq(out->len, 12);
+			/* The value sits at bits 18 - 6 * (place % 4) of its
+			 * group. */
+			at = memchr(alpha, c, 64);
+			ck_assert_ptr_nonnull(at);
+			v = (unsigned)(at - alpha);
+			w = (unsigned)out->data[place / 4 * 3] << 16 |
+			    (unsigned)out->data[place / 4 * 3 + 1] << 8 |
+			    out->data[place / 4 * 3 + 2];
+			ck_assert_uint_eq(w, v << (18 - 6 * (place % 4)));
+			buf_free(out);
+			out = NULL;
+		}
+		ck_assert_int_eq(ok, place == 15 ? 65 : 64);
+	}
+}
+END_TEST
+
 /* Random binary of every length 0..300: round trip, and what OpenSSL says. */
 START_TEST(random_round_trip)
 {
@@ -215,6 +266,7 @@ b64_suite(void)
 	tcase_add_test(tc, strict_rejects);
 	tcase_add_test(tc, pad_bits_exhaustive);
 	tcase_add_test(tc, every_byte);
+	tcase_add_test(tc, every_byte_every_place);
 	suite_add_tcase(s, tc);
 	return s;
 }
