@@ -149,6 +149,9 @@ main(int argc, char **argv)
 		cs_log(CS_LOG_ERR, "cannot start: %s", err.msg);
 		goto out;
 	}
+	/* Info lines in bulk (log.c); flushed by cs_log_buffer_stop(). */
+	if (cs_log_buffer_start(&err) != CS_OK)
+		cs_log(CS_LOG_WARN, "%s: logging unbuffered", err.msg);
 	if (svc->root == NULL)
 		cs_log(CS_LOG_WARN, "no CA yet: run 'certsvc-admin ca init'");
 	else if (ca_export_files(svc, &err) != CS_OK)
@@ -190,5 +193,6 @@ out:
 	svc_free(svc);
 	if (status == 0)
 		cs_log(CS_LOG_INFO, "stopped");
+	cs_log_buffer_stop(); /* the buffered lines, "stopped" last */
 	return status;
 }

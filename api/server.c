@@ -387,6 +387,7 @@ api_log_request(const struct api_req *req, uint64_t ns, bool completed)
 {
 	char members[1024], path[320], method[24];
 	enum cs_log_level level;
+	uint64_t us = ns / 1000;
 
 	level =
 	    req->status >= 500 || req->status == 0 ? CS_LOG_WARN : CS_LOG_INFO;
@@ -397,10 +398,11 @@ api_log_request(const struct api_req *req, uint64_t ns, bool completed)
 	    req->method != NULL ? req->method : "", method, sizeof(method));
 	snprintf(members, sizeof(members),
 	    "\"request_id\":\"%s\",\"route\":\"%s\",\"method\":\"%s\","
-	    "\"path\":\"%s\",\"status\":%d,\"latency_ms\":%.3f%s%s%s%s",
+	    "\"path\":\"%s\",\"status\":%d,\"latency_ms\":%llu.%03u%s%s%s%s",
 	    req->request_id,
 	    req->route >= 0 ? api_routes[req->route].name : "other", method,
-	    path, req->status, (double)(ns / 1000) / 1000.0,
+	    path, req->status, (unsigned long long)(us / 1000),
+	    (unsigned)(us % 1000), /* integers: %f is the costly conversion */
 	    req->client_id[0] != '\0' ? ",\"client_id\":\"" : "",
 	    req->client_id, req->client_id[0] != '\0' ? "\"" : "",
 	    completed ? "" : ",\"aborted\":true");

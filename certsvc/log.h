@@ -35,7 +35,8 @@ void cs_log_set_json(bool json);
 
 /*
  * Write records to path from now on (opened O_APPEND, created mode 0640),
- * or to stderr when path is NULL or "".  The path is kept for
+ * or to stderr when path is NULL or "", after writing what is buffered
+ * where it was going.  The path is kept for
  * cs_log_reopen().  CS_ERR_IO when the file cannot be opened (logging
  * then stays where it was).
  */
@@ -43,10 +44,34 @@ enum cs_rc cs_log_open(const char *path, struct cs_err *err);
 
 /*
  * Open the file of cs_log_open() again (after logrotate moved it, on
- * SIGHUP) and switch to it atomically: no record is lost or split.  Does
- * nothing when logging goes to stderr.
+ * SIGHUP) and switch to it atomically: no record is lost or split, and
+ * the buffered ones are written to the old file first.  Does nothing when
+ * logging goes to stderr.
  */
 enum cs_rc cs_log_reopen(struct cs_err *err);
+
+/* How late a buffered info or debug line may reach the file. */
+#define CS_LOG_FLUSH_BOUND_MS 100
+
+/*
+ * Buffer info and debug lines from now on (certsvcd): a flusher thread
+ * writes them within CS_LOG_FLUSH_BOUND_MS; warn and error lines are
+ * written at once, after all that is buffered.  Start it after the
+ * signals are blocked (the thread inherits the mask).  CS_ERR_NOMEM when
+ * the thread cannot be created (logging then stays unbuffered).  Without
+ * it every line is one write(2), as before.
+ */
+enum cs_rc cs_log_buffer_start(struct cs_err *err);
+
+/* Write what is buffered now, in order; nothing when nothing is. */
+void cs_log_flush(void);
+
+/*
+ * Stop the flusher and write what is buffered (the daemon's last log
+ * call before it exits); lines after it are written unbuffered.  Does
+ * nothing more than cs_log_flush() when buffering never started.
+ */
+void cs_log_buffer_stop(void);
 
 /* Write one line at level; thread-safe. */
 void cs_log(enum cs_log_level level, const char *fmt, ...)

@@ -56,6 +56,20 @@ expect_match() {
 		fail "$1" "no match for /$3/ in: $(printf '%s' "$2" | head -c 2000)"; fi
 }
 
+# log_wait FILE ERE [COUNT]: wait up to 2 s until at least COUNT (default 1)
+# lines of FILE match ERE (grep -E).  certsvcd buffers info lines for up to
+# 100 ms (docs/observability.md): a request's line is not in the file the
+# moment its answer arrives.  Warnings and errors are written at once.
+log_wait() {
+	local n=${3:-1} c _
+	for _ in $(seq 1 40); do
+		c=$(grep -Ec -- "$2" "$1" 2>/dev/null)
+		[ "${c:-0}" -ge "$n" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # CERTSVC_E2E_WRAP: a command certsvcd runs under, e.g. "valgrind
 # --error-exitcode=99" (make soak); it must exec the daemon in its own
 # process, so that PID is the daemon's.  Start-up may then take longer.

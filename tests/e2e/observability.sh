@@ -62,6 +62,7 @@ sleep 0.3 # the completed callbacks of the last requests
 
 # --- metrics ----------------------------------------------------------------
 curl -s "$U/metrics" >"$E2E_TMP/m1"
+NMETRICS=1 # /metrics requests, each with its request line
 M=$E2E_TMP/m1
 check "metrics declare the latency histogram" \
     grep -q '^# TYPE certsvc_http_request_duration_seconds histogram$' "$M"
@@ -115,6 +116,7 @@ check "the CRL's nextUpdate is ahead (about a day)" test -n "$v" -a "${v:-0}" -g
 # The refresher signs the issued licence's status list within seconds.
 for _ in $(seq 1 50); do
 	curl -s "$U/metrics" >"$E2E_TMP/m2"
+	NMETRICS=$((NMETRICS + 1))
 	grep -Eq '^certsvc_status_lists [1-9]' "$E2E_TMP/m2" && break
 	sleep 0.2
 done
@@ -129,12 +131,14 @@ check "every sample has HELP and TYPE" sh -c "
     done"
 
 # --- the log ----------------------------------------------------------------
+# Info lines reach the file within 100 ms (buffered): wait for all of them.
+log_wait "$JLOG" '"msg":"request"' $((NREQ + NMETRICS))
 check "every log line is a JSON object with time, level and msg" \
     jq -e -s 'length > 0 and all(.[]; (.time | type) == "string" and (.level | IN("error","warn","info","debug")) and (.msg | type) == "string")' "$JLOG"
 jq -c 'select(.msg == "request")' "$JLOG" >"$E2E_TMP/requests.jsonl"
 n=$(grep -c '"path":"/metrics"' "$E2E_TMP/requests.jsonl")
 expect_eq "one request line per request (and one for /metrics)" \
-    "$(wc -l <"$E2E_TMP/requests.jsonl")" "$((NREQ + n))"
+    "$(wc -l <"$E2E_TMP/requests.jsonl") $n" "$((NREQ + NMETRICS)) $NMETRICS"
 check "request lines carry request_id, route, method, status and latency_ms" \
     jq -e -s 'all(.[]; (.request_id | test("^[0-9a-f]{32}$")) and (.route | type) == "string" and
         (.method | IN("GET","POST")) and (.status | type) == "number" and (.latency_ms | type) == "number")' \
@@ -164,9 +168,10 @@ check_fails "the log holds no Authorization header or bearer token" \
 # --- SIGHUP reopens log_file -------------------------------------------------
 mv "$JLOG" "$JLOG.1"
 kill -HUP "$PID"
-sleep 0.3
+# Logged right after the reopen, so into the new file.
+log_wait "$JLOG" 'SIGHUP: reloading'
 curl -s -o /dev/null "$U/healthz"
-sleep 0.3
+log_wait "$JLOG" '"path":"/healthz"'
 check "after SIGHUP certsvcd is still running" kill -0 "$PID"
 check "after SIGHUP the new request goes to a new log_file" \
     jq -e -s 'map(select(.msg == "request")) | length == 1 and .[0].path == "/healthz"' "$JLOG"
@@ -190,8 +195,8 @@ done
 curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz"
 sleep 0.3
 check "log_level=warn: certsvcd answers" kill -0 "$PID"
+stop_daemon # after it, nothing can still be buffered
 expect_eq "log_level=warn: no info line at all (no request line for a 200)" \
     "$(grep -c '"level":"info"' "$JLOG")" 0
-stop_daemon
 
 e2e_summary
