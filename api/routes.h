@@ -37,6 +37,17 @@ enum MHD_Result api_holder_usage(struct api_req *req);
 enum MHD_Result api_usage_list(struct api_req *req); /* issuers */
 enum MHD_Result api_codes_redeem(struct api_req *req);
 
+/*
+ * The rate-limit key of the caller's address (routes_codes.c): an IPv4
+ * address, the /64 of an IPv6 one; "" when unknown.
+ */
+#define API_SOURCE_MAX 64
+void api_source_key(struct api_req *req, char *out, size_t outsz);
+
+/* 429 with Retry-After: retry and the JSON error body "rate_limited". */
+enum MHD_Result api_reply_too_many(
+    struct api_req *req, unsigned retry, const char *message);
+
 /* routes_web.c: the verification page and its static files */
 enum MHD_Result api_web_page(struct api_req *req);
 enum MHD_Result api_web_static(struct api_req *req);

@@ -11,7 +11,8 @@
  * Answers that carry a code say Cache-Control: no-store.  The work is in
  * certsvc/pcode.c; this file maps HTTP, and gives redemption its source
  * address: an IPv4 address, or the /64 of an IPv6 one (one host usually
- * has a whole /64).
+ * has a whole /64).  The public POST /verify (routes_web.c) is limited
+ * per the same source address and answers 429 the same way.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -29,7 +30,6 @@
 #include "certsvc/qr.h"
 
 #define CODES_QR_SCALE 8
-#define CODES_SOURCE_MAX 64
 
 static const char *const no_store[] = {"Cache-Control", "no-store", NULL};
 
@@ -260,9 +260,8 @@ api_usage_list(struct api_req *req)
 	return reply_usage(req, &p);
 }
 
-/* The rate-limit key of the caller's address; "" when unknown. */
-static void
-source_key(struct api_req *req, char *out, size_t outsz)
+void
+api_source_key(struct api_req *req, char *out, size_t outsz)
 {
 	const union MHD_ConnectionInfo *ci;
 	const struct sockaddr *sa;
@@ -298,33 +297,50 @@ source_key(struct api_req *req, char *out, size_t outsz)
 }
 
 enum MHD_Result
+api_reply_too_many(struct api_req *req, unsigned retry, const char *message)
+{
+	char wait[16];
+	const char *hdr[] = {"Retry-After", wait, NULL};
+	json_t *obj;
+	enum MHD_Result ret;
+	char *text;
+
+	snprintf(wait, sizeof(wait), "%u", retry);
+	obj = json_pack("{s:{s:s,s:s}}", "error", "code", "rate_limited",
+	    "message", message);
+	text = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
+	json_decref(obj);
+	if (text == NULL)
+		return api_reply_error(
+		    req, 500, "out_of_memory", "cannot encode response");
+	ret =
+	    api_reply_ex(req, 429, "application/json", text, strlen(text), hdr);
+	free(text);
+	return ret;
+}
+
+enum MHD_Result
 api_codes_redeem(struct api_req *req)
 {
-	char source[CODES_SOURCE_MAX], wait[16];
-	const char *hdr[] = {"Retry-After", wait, NULL};
+	char source[API_SOURCE_MAX];
 	struct client_principal p;
 	struct cs_err err = {0};
 	unsigned retry = 0;
 	enum MHD_Result ret;
 	json_t *body, *ans = NULL;
 	enum cs_rc rc;
-	char *text;
 
 	if (!auth_role(req, CLIENT_VERIFIER, "redeem codes", &p, &ret))
 		return ret;
 	body = api_json_body(req, &ret);
 	if (body == NULL)
 		return ret;
-	source_key(req, source, sizeof(source));
+	api_source_key(req, source, sizeof(source));
 	rc = pcode_redeem(req->svc, &p, source, body, &ans, &retry, &err);
 	json_decref(body);
-	if (rc != CS_OK && retry > 0) {
-		snprintf(wait, sizeof(wait), "%u", retry);
-		text = "{\"error\":{\"code\":\"rate_limited\",\"message\":"
-		       "\"too many failed redemptions\"}}";
-		return api_reply_ex(
-		    req, 429, "application/json", text, strlen(text), hdr);
-	}
+	if (rc != CS_OK && retry > 0)
+		return api_reply_too_many(
+		    req, retry, "too many failed redemptions");
 	if (rc != CS_OK)
 		return api_reply_rc(req, &err);
 	return reply_json_ex(req, 200, ans, no_store);

@@ -8,16 +8,22 @@
  *
  * OCSP errors (malformedRequest, unauthorized, tryLater) are OCSP
  * responses too: status 200, application/ocsp-response, not cacheable.
- * A request's Content-Type is not checked: a DER parse decides.
+ * A POST must say Content-Type: application/ocsp-request (RFC 6960
+ * appendix A.1, what `openssl ocsp -url` sends); another type, or none,
+ * is not an OCSP request at all and gets an HTTP 415 with the JSON error
+ * body.  Past that, a DER parse decides.
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "api/api.h"
 #include "api/routes.h"
 #include "certsvc/pkistatus.h"
 #include "crypto/crypto.h"
+
+#define API_OCSP_REQ_TYPE "application/ocsp-request"
 
 /* Base64 of the largest request we parse, URL-encoded at worst. */
 #define API_OCSP_GET_MAX (3 * (4 * (CRYPTO_OCSP_REQ_MAX / 3 + 1)))
@@ -111,9 +117,25 @@ api_ocsp_answer(
 	return ret;
 }
 
+/* True when the Content-Type is application/ocsp-request[;...]. */
+static bool
+api_ocsp_is_request(struct api_req *req)
+{
+	const char *ct = MHD_lookup_connection_value(
+	    req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	size_t n = strlen(API_OCSP_REQ_TYPE);
+
+	if (ct == NULL || strncasecmp(ct, API_OCSP_REQ_TYPE, n) != 0)
+		return false;
+	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
 enum MHD_Result
 api_ocsp_post(struct api_req *req)
 {
+	if (!api_ocsp_is_request(req))
+		return api_reply_error(req, 415, "unsupported_media_type",
+		    "Content-Type must be " API_OCSP_REQ_TYPE);
 	if (req->body == NULL)
 		return api_ocsp_answer(req, NULL, 0, false);
 	return api_ocsp_answer(req, req->body->data, req->body->len, false);

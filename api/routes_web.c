@@ -13,14 +13,21 @@
  * POST /verify is the page's way to verify an envelope without a token:
  * POST /v1/verify's answer for {"envelope"} or {"document", "seal"} under
  * the principal "public", never the licence_id form, so an anonymous
- * caller cannot ask about licences it does not hold.
+ * caller cannot ask about licences it does not hold.  Each verification
+ * costs a signed report, and no token names the caller, so every request
+ * is counted per source address (the key of redemption's limit,
+ * api_source_key()) in svc->web_limit: web_verify_limit_addr requests a
+ * web_verify_window_seconds window, then 429 with Retry-After until the
+ * window closes.  POST /v1/verify, with a token, does not count.
  */
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/api.h"
 #include "api/routes.h"
+#include "certsvc/ratelimit.h"
 #include "certsvc/verify.h"
 
 #ifndef CERTSVC_WEB_DIR
@@ -124,6 +131,30 @@ api_web_static(struct api_req *req)
 	return web_serve(req, name, type, "public, max-age=300");
 }
 
+/*
+ * Count this request of the caller's address; the seconds to wait when
+ * the address has used up its window (the refused request not counted),
+ * else 0.
+ */
+static unsigned
+web_limit_take(struct api_req *req)
+{
+	struct ratelimit *rl = req->svc->web_limit;
+	char source[API_SOURCE_MAX];
+	int64_t now = (int64_t)time(NULL);
+	unsigned wait;
+
+	if (rl == NULL)
+		return 0;
+	api_source_key(req, source, sizeof(source));
+	if (source[0] == '\0')
+		return 0;
+	wait = ratelimit_check(rl, source, strlen(source), now);
+	if (wait == 0)
+		ratelimit_fail(rl, source, strlen(source), now);
+	return wait;
+}
+
 enum MHD_Result
 api_web_verify(struct api_req *req)
 {
@@ -131,8 +162,14 @@ api_web_verify(struct api_req *req)
 	struct cs_err err = {0};
 	enum MHD_Result ret;
 	json_t *body, *out = NULL;
+	unsigned wait;
 	enum cs_rc rc;
 
+	wait = web_limit_take(req);
+	if (wait > 0)
+		return api_reply_too_many(req, wait,
+		    "too many verifications from this address: use POST "
+		    "/v1/verify with a verifier token, or retry later");
 	body = api_json_body(req, &ret);
 	if (body == NULL)
 		return ret;

@@ -140,6 +140,13 @@ static const struct cfg_key cfg_keys[] = {
         "window before it is answered 429."),
     CFG_U(code_fail_window_seconds, 1, 86400,
         "The window of both limits above, in seconds."),
+    CFG_U(web_verify_limit_addr, 0, 1000000,
+        "Requests one source address may make to POST /verify (the\n"
+        "public verification page, no token) in one window before it is\n"
+        "answered 429; 0: no limit (say, behind a proxy that limits, as\n"
+        "every request then comes from the proxy's address)."),
+    CFG_U(web_verify_window_seconds, 1, 86400,
+        "The window of that limit, in seconds."),
     CFG_U(timestamp_seals, 0, 1,
         "1: licence seals carry an RFC 3161 timestamp from certsvc's own\n"
         "timestamp authority (CAdES-T); 0: CAdES-BES seals."),
@@ -331,6 +338,8 @@ cfg_defaults(struct cfg *cfg, const char *data_dir)
 	cfg->code_fail_limit_client = 20;
 	cfg->code_fail_limit_addr = 20;
 	cfg->code_fail_window_seconds = 300;
+	cfg->web_verify_limit_addr = 60;
+	cfg->web_verify_window_seconds = 60;
 	cfg->timestamp_seals = 1;
 	cfg->timestamp_reports = 0;
 }

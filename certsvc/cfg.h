@@ -38,16 +38,18 @@ struct cfg {
 	unsigned http_conn_limit;   /* open connections, default 1024 */
 	char tls_cert[PATH_MAX];    /* "" = plain HTTP */
 	char tls_key[PATH_MAX];
-	unsigned db_conns;                 /* store connections, default 8 */
-	unsigned audit_checkpoint_events;  /* checkpoint after N events */
-	unsigned audit_checkpoint_seconds; /* or after T seconds */
-	char log_file[PATH_MAX];           /* "" = stderr */
-	char web_dir[PATH_MAX];            /* "" = CERTSVC_WEB_DIR */
-	unsigned code_fail_limit_client;   /* failed redemptions a window */
-	unsigned code_fail_limit_addr;     /* the same per source address */
-	unsigned code_fail_window_seconds; /* the window of both limits */
-	unsigned timestamp_seals;          /* 1: CAdES-T licence seals */
-	unsigned timestamp_reports;        /* 1: timestamped reports */
+	unsigned db_conns;                  /* store connections, default 8 */
+	unsigned audit_checkpoint_events;   /* checkpoint after N events */
+	unsigned audit_checkpoint_seconds;  /* or after T seconds */
+	char log_file[PATH_MAX];            /* "" = stderr */
+	char web_dir[PATH_MAX];             /* "" = CERTSVC_WEB_DIR */
+	unsigned code_fail_limit_client;    /* failed redemptions a window */
+	unsigned code_fail_limit_addr;      /* the same per source address */
+	unsigned code_fail_window_seconds;  /* the window of both limits */
+	unsigned web_verify_limit_addr;     /* POST /verify a window, 0 = off */
+	unsigned web_verify_window_seconds; /* its window */
+	unsigned timestamp_seals;           /* 1: CAdES-T licence seals */
+	unsigned timestamp_reports;         /* 1: timestamped reports */
 };
 
 /* Fill cfg with defaults for a data dir (no file read). */

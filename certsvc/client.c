@@ -15,6 +15,19 @@
  * followed by one or more spaces (RFC 6750 section 2.1: "Bearer" 1*SP
  * b64token).
  *
+ * Principals are cached (svc->clients) by the SHA-256 of the secret, the
+ * key of the store's lookup, for CLIENT_CACHE_TTL_NS at most.  Every
+ * request still reads the store's "clients" generation, which a trigger
+ * moves in the transaction that revokes (or otherwise changes) a client,
+ * whichever process commits it; a request that sees a new generation
+ * empties the cache first, so a client revoked by certsvc-admin is
+ * refused by the next request certsvcd reads after the commit.  New
+ * clients leave the generation alone: issuance adds a holder client per
+ * licence, and only answers that were active are cached.  The one-row
+ * generation read is cheaper than the client lookup it replaces because
+ * it touches fewer pages, which every commit of another connection makes
+ * SQLite read again.
+ *
  * client_add_tx() writes no audit event: it serves a caller (issuance)
  * whose own event in the same transaction covers the token it hands out.
  * client_add() writes "client.add".  Neither event holds the secret.
@@ -27,6 +40,7 @@
  * and credit codes are upper-cased first (a resident id's check character
  * 'x' is 'X'), so one person gets one reference however it was typed.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +67,20 @@
 #define HOLDER_REF_LEN 64 /* hex of HMAC-SHA256 */
 #define HOLDER_ID_MAX 64
 #define HOLDER_TYPE_MAX 16
+#define CLIENT_CACHE_SLOTS 256 /* direct-mapped on the hash's first byte */
+#define CLIENT_CACHE_TTL_NS (5ULL * 1000000000ULL)
+
+struct client_cache_entry {
+	uint8_t hash[STORE_HASH_LEN]; /* SHA-256 of the secret */
+	uint64_t expires;             /* 0: empty */
+	struct client_principal p;
+};
+
+struct client_cache {
+	pthread_mutex_t mu;
+	int64_t gen; /* the newest "clients" generation seen */
+	struct client_cache_entry e[CLIENT_CACHE_SLOTS];
+};
 
 static const char auth_fail[] = "missing or invalid bearer token";
 
@@ -411,6 +439,74 @@ bearer_secret(const char *authorization)
 }
 
 enum cs_rc
+client_cache_init(struct svc *svc, struct cs_err *err)
+{
+	struct client_cache *c;
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL || pthread_mutex_init(&c->mu, NULL) != 0) {
+		free(c);
+		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
+	}
+	svc->clients = c;
+	return CS_OK;
+}
+
+void
+client_cache_free(struct svc *svc)
+{
+	if (svc == NULL || svc->clients == NULL)
+		return;
+	pthread_mutex_destroy(&svc->clients->mu);
+	OPENSSL_clear_free(svc->clients, sizeof(*svc->clients));
+	svc->clients = NULL;
+}
+
+/*
+ * The cached principal of hash into *p when there is one and gen, just
+ * read from the store, is the cache's; a newer gen empties the cache.
+ */
+static bool
+client_cache_get(struct client_cache *c, const uint8_t *hash, int64_t gen,
+    struct client_principal *p)
+{
+	struct client_cache_entry *e = &c->e[hash[0] % CLIENT_CACHE_SLOTS];
+	bool hit = false;
+
+	pthread_mutex_lock(&c->mu);
+	if (gen > c->gen) {
+		OPENSSL_cleanse(c->e, sizeof(c->e));
+		c->gen = gen;
+	}
+	if (gen == c->gen && e->expires > cs_now_ns() &&
+	    CRYPTO_memcmp(e->hash, hash, STORE_HASH_LEN) == 0) {
+		*p = e->p;
+		hit = true;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return hit;
+}
+
+/*
+ * Remember p for hash, read from rows no older than generation gen.  An
+ * older gen than the cache's may predate a revocation: not kept.
+ */
+static void
+client_cache_put(struct client_cache *c, const uint8_t *hash, int64_t gen,
+    const struct client_principal *p)
+{
+	struct client_cache_entry *e = &c->e[hash[0] % CLIENT_CACHE_SLOTS];
+
+	pthread_mutex_lock(&c->mu);
+	if (gen == c->gen) {
+		memcpy(e->hash, hash, STORE_HASH_LEN);
+		e->p = *p;
+		e->expires = cs_now_ns() + CLIENT_CACHE_TTL_NS;
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
+enum cs_rc
 client_authenticate(struct svc *svc, const char *authorization,
     struct client_principal *p, struct cs_err *err)
 {
@@ -418,6 +514,8 @@ client_authenticate(struct svc *svc, const char *authorization,
 	struct store_client c;
 	struct cs_err e = {0};
 	const char *secret;
+	bool use_cache = false;
+	int64_t gen = 0;
 	enum cs_rc rc;
 
 	memset(p, 0, sizeof(*p));
@@ -430,6 +528,14 @@ client_authenticate(struct svc *svc, const char *authorization,
 	rc = sha256(secret, CLIENT_SECRET_LEN, hash, err);
 	if (rc != CS_OK)
 		goto out;
+	/* Read before the row: what is cached is no older than gen. */
+	if (svc->clients != NULL &&
+	    store_generation(svc->store, "clients", &gen, NULL) == CS_OK) {
+		use_cache = true;
+		if (client_cache_get(svc->clients, hash, gen, p))
+			goto out;
+	}
+	/* Without a generation the row decides alone, and is not kept. */
 	rc = store_client_by_hash(svc->store, hash, &c, &e);
 	if (rc == CS_ERR_NOT_FOUND) {
 		rc = cs_err_set(err, CS_ERR_AUTH, "%s", auth_fail);
@@ -449,6 +555,8 @@ client_authenticate(struct svc *svc, const char *authorization,
 	cs_strlcpy(p->id, c.id, sizeof(p->id));
 	cs_strlcpy(p->dept, c.dept, sizeof(p->dept));
 	cs_strlcpy(p->holder_ref, c.holder_ref, sizeof(p->holder_ref));
+	if (use_cache)
+		client_cache_put(svc->clients, hash, gen, p);
 out:
 	OPENSSL_cleanse(hash, sizeof(hash));
 	OPENSSL_cleanse(&c, sizeof(c));

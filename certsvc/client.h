@@ -61,10 +61,20 @@ enum cs_rc client_add_tx(struct svc *svc, struct store_tx *tx,
 /*
  * Resolve an Authorization header value ("Bearer <secret>") to a
  * principal.  CS_ERR_AUTH for a missing, malformed, unknown or revoked
- * token (one message for all, so it reveals nothing).
+ * token (one message for all, so it reveals nothing).  With svc's cache,
+ * an active principal is kept for a few seconds, and dropped as soon as
+ * any process changes a client row (the store's "clients" generation).
  */
 enum cs_rc client_authenticate(struct svc *svc, const char *authorization,
     struct client_principal *p, struct cs_err *err);
+
+/*
+ * Create svc's principal cache (svc_open calls it); without one,
+ * client_authenticate() reads the client row on every call.
+ * client_cache_free() wipes and frees it; NULL svc or cache does nothing.
+ */
+enum cs_rc client_cache_init(struct svc *svc, struct cs_err *err);
+void client_cache_free(struct svc *svc);
 
 enum cs_rc client_revoke(
     struct svc *svc, const char *id, const char *actor, struct cs_err *err);

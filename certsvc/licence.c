@@ -890,6 +890,89 @@ licence_envelope(const struct store_licence *l)
 	return env;
 }
 
+/* Goes into a JSON string as it is: printable ASCII, no quote, no backslash. */
+static bool
+json_plain(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s < 0x20 || *s > 0x7e || *s == '"' || *s == '\\')
+			return false;
+	return true;
+}
+
+/*
+ * The members after the summary are written here, not through jansson:
+ * the base64 document and seal are most of the answer, need no escaping,
+ * and jansson would copy them into strings, check them as UTF-8 and scan
+ * them again to escape nothing.  The holder token is copied only into the
+ * answer, which the caller wipes.
+ */
+enum cs_rc
+licence_issued_text(const struct licence_issued *out, char **text, size_t *len,
+    struct cs_err *err)
+{
+	const struct store_licence *l = &out->lic;
+	struct buf *doc = NULL, *seal = NULL;
+	json_t *sum = NULL;
+	char *head = NULL, *t = NULL;
+	size_t hlen, n;
+	enum cs_rc rc;
+	int w;
+
+	*text = NULL;
+	*len = 0;
+	if (!json_plain(l->id) || !json_plain(out->holder_token) ||
+	    !json_plain(out->holder_client))
+		return cs_err_set(err, CS_ERR_INVALID,
+		    "licence answer: id or holder token not plain text");
+	rc = crypto_b64_encode(l->document->data, l->document->len, &doc, err);
+	if (rc == CS_OK)
+		rc = crypto_b64_encode(
+		    l->seal_der->data, l->seal_der->len, &seal, err);
+	if (rc != CS_OK)
+		goto out;
+	sum = licence_summary(l);
+	head = sum != NULL ? json_dumps(sum, JSON_COMPACT) : NULL;
+	hlen = head != NULL ? strlen(head) : 0;
+	n = hlen + doc->len + seal->len + strlen(l->id) +
+	    strlen(out->holder_token) + strlen(out->holder_client) + 256;
+	t = hlen > 1 ? malloc(n) : NULL;
+	if (t == NULL) {
+		rc = cs_err_set(err, CS_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	/* "{...}": its closing brace makes way for the other members. */
+	w = snprintf(t, n,
+	    "%.*s,\"envelope\":{\"format\":\"%s\",\"id\":\"%s\","
+	    "\"version\":%d,\"document\":\"%s\",\"seal\":\"%s\"},"
+	    "\"replayed\":%s",
+	    (int)(hlen - 1), head, ENVELOPE_FORMAT, l->id, l->version,
+	    (const char *)doc->data, (const char *)seal->data,
+	    out->replayed ? "true" : "false");
+	if (w > 0 && (size_t)w < n && !out->replayed)
+		w += snprintf(t + w, n - (size_t)w,
+		    ",\"holder_token\":\"%s\",\"holder_client\":\"%s\"",
+		    out->holder_token, out->holder_client);
+	if (w > 0 && (size_t)w + 1 < n) {
+		t[w++] = '}';
+		t[w] = '\0';
+	} else {
+		rc = cs_err_set(err, CS_ERR_NOMEM, "licence answer too long");
+		goto out;
+	}
+	*text = t;
+	*len = (size_t)w;
+	t = NULL;
+out:
+	if (t != NULL)
+		OPENSSL_clear_free(t, n);
+	free(head);
+	json_decref(sum);
+	buf_free(seal);
+	buf_free(doc);
+	return rc;
+}
+
 json_t *
 licence_summary(const struct store_licence *l)
 {

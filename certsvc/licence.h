@@ -63,6 +63,18 @@ enum cs_rc licence_issue(struct svc *svc, const struct client_principal *p,
 void licence_issued_release(struct licence_issued *out);
 
 /*
+ * The answer of POST /v1/licences for out, as text: licence_summary() with
+ * "envelope" (licence_envelope()), "replayed" and, unless replayed,
+ * "holder_token" and "holder_client", the bytes json_dumps(JSON_COMPACT)
+ * makes of that object.  *text is given (NUL-ended; it holds the holder
+ * token, so wipe it before freeing), *len its length.  CS_ERR_INVALID when
+ * the id, token or client id would need escaping (never for what
+ * licence_issue() makes), CS_ERR_NOMEM.
+ */
+enum cs_rc licence_issued_text(const struct licence_issued *out, char **text,
+    size_t *len, struct cs_err *err);
+
+/*
  * A licence the principal may read: issuers their department's, holders
  * their own; anything else is CS_ERR_NOT_FOUND (no existence leak).
  * version 0 = newest.  l filled (store_licence_release).

@@ -769,18 +769,41 @@ redeem_write(struct redeem *r, const char *report_id, char *usage_id,
 	return rc;
 }
 
+/*
+ * The code text of a redemption body {"code": string} into *code (req's,
+ * either form or anything: redeem_find() tells); else CS_ERR_INVALID.
+ */
+static enum cs_rc
+redeem_parse(const json_t *req, const char **code, struct cs_err *err)
+{
+	static const char *const allowed[] = {"code", NULL};
+	const json_t *c = json_object_get(req, "code");
+	enum cs_rc rc;
+
+	*code = NULL;
+	if (!json_is_object(req))
+		return cs_err_set(
+		    err, CS_ERR_INVALID, "body: must be a JSON object");
+	rc = jreq_only(req, "", allowed, err);
+	if (rc != CS_OK)
+		return rc;
+	if (!json_is_string(c))
+		return cs_err_set(err, CS_ERR_INVALID,
+		    "code: required, a string (either form of a code)");
+	*code = json_string_value(c);
+	return CS_OK;
+}
+
 enum cs_rc
 pcode_redeem(struct svc *svc, const struct client_principal *p,
     const char *source, const json_t *req, json_t **out, unsigned *retry_after,
     struct cs_err *err)
 {
-	static const char *const allowed[] = {"code", NULL};
 	struct code_limiter *lim = svc->code_limits;
 	char usage_id[STORE_CODE_MAX];
-	const json_t *code = json_object_get(req, "code");
 	json_t *vreq = NULL, *ans = NULL;
 	struct report_key *key = NULL;
-	const char *rid;
+	const char *rid, *code;
 	struct redeem r;
 	unsigned wait = 0, w;
 	enum cs_rc rc;
@@ -790,15 +813,9 @@ pcode_redeem(struct svc *svc, const struct client_principal *p,
 	if (p == NULL || p->role != CLIENT_VERIFIER)
 		return cs_err_set(
 		    err, CS_ERR_DENIED, "only verifier clients redeem codes");
-	if (!json_is_object(req))
-		return cs_err_set(
-		    err, CS_ERR_INVALID, "body: must be a JSON object");
-	rc = jreq_only(req, "", allowed, err);
+	rc = redeem_parse(req, &code, err);
 	if (rc != CS_OK)
 		return rc;
-	if (!json_is_string(code))
-		return cs_err_set(err, CS_ERR_INVALID,
-		    "code: required, a string (either form of a code)");
 	memset(&r, 0, sizeof(r));
 	r.svc = svc;
 	r.p = p;
@@ -827,7 +844,7 @@ pcode_redeem(struct svc *svc, const struct client_principal *p,
 	if (rc != CS_OK)
 		return rc;
 	report_key_put(key);
-	rc = redeem_find(&r, json_string_value(code), err);
+	rc = redeem_find(&r, code, err);
 	if (rc != CS_OK)
 		goto out;
 	if (r.why != WHY_OK) {

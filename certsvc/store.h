@@ -408,8 +408,9 @@ enum cs_rc store_idem_put(struct store_tx *tx, const char *client,
  * Change generations (store_sqlite_gen.c): counters that triggers bump on
  * every change of what certsvcd pre-signs, whichever process made it.
  * "certs": a seal or service certificate was added or changed status;
- * "licences": a licence version changed status.  CS_ERR_NOT_FOUND for an
- * unknown name.
+ * "licences": a licence version changed status; "clients": a client row
+ * changed (revoked) or was deleted, never for a new one.  CS_ERR_NOT_FOUND
+ * for an unknown name.
  */
 enum cs_rc store_generation(
     struct store *st, const char *name, int64_t *value, struct cs_err *err);

@@ -404,6 +404,20 @@ static const char *const migrations[] = {
     " UPDATE generations SET value = value + 1 WHERE name = 'certs';"
     " END;"
     "PRAGMA user_version = 5;",
+    /*
+     * 6: a "clients" generation that certsvcd's principal cache (client.c)
+     * compares with on every request, so a client revoked by certsvc-admin
+     * is refused by certsvcd at once.  Only changes to existing rows move
+     * it: a new client (every issuance adds a holder) invalidates nothing.
+     */
+    "INSERT INTO generations (name, value) VALUES ('clients', 1);"
+    "CREATE TRIGGER clients_changed AFTER UPDATE ON clients BEGIN"
+    " UPDATE generations SET value = value + 1 WHERE name = 'clients';"
+    " END;"
+    "CREATE TRIGGER clients_deleted AFTER DELETE ON clients BEGIN"
+    " UPDATE generations SET value = value + 1 WHERE name = 'clients';"
+    " END;"
+    "PRAGMA user_version = 6;",
 };
 
 #define STORE_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

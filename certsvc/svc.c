@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 
 #include "certsvc/ca.h"
+#include "certsvc/client.h"
 #include "certsvc/licence.h"
 #include "certsvc/txbatch.h"
 #include "certsvc/log.h"
@@ -22,6 +23,7 @@
 #include "certsvc/mem.h"
 #include "certsvc/pcode.h"
 #include "certsvc/pkistatus.h"
+#include "certsvc/ratelimit.h"
 #include "certsvc/report.h"
 #include "certsvc/seal.h"
 #include "certsvc/statuslist.h"
@@ -148,6 +150,8 @@ svc_open(const char *config_path, unsigned flags, struct svc **out,
 	if (rc == CS_OK)
 		rc = seal_cache_init(svc, err);
 	if (rc == CS_OK)
+		rc = client_cache_init(svc, err);
+	if (rc == CS_OK)
 		rc = licence_serials_init(svc, err);
 	if (rc == CS_OK)
 		rc = txbatch_init(svc, err);
@@ -163,6 +167,11 @@ svc_open(const char *config_path, unsigned flags, struct svc **out,
 		rc = statuslist_init(svc, err);
 	if (rc == CS_OK)
 		rc = pcode_limits_init(svc, err);
+	/* routes_web.c: requests to POST /verify per address (0: none). */
+	if (rc == CS_OK && svc->cfg.web_verify_limit_addr > 0)
+		rc = ratelimit_new(svc->cfg.web_verify_limit_addr,
+		    svc->cfg.web_verify_window_seconds, PCODE_LIMITER_SLOTS,
+		    &svc->web_limit, err);
 	if (rc == CS_OK)
 		rc = tsa_init(svc, err);
 	if (rc != CS_OK)
@@ -209,11 +218,13 @@ svc_free(struct svc *svc)
 	tsa_free(svc);
 	statuslist_free(svc);
 	pcode_limits_free(svc);
+	ratelimit_free(svc->web_limit);
 	pkistatus_free(svc);
 	report_free(svc);
 	crypto_cert_cache_free(svc->certs);
 	ltype_cache_free(svc);
 	seal_cache_free(svc);
+	client_cache_free(svc);
 	txbatch_free(svc);
 	licence_serials_free(svc);
 	p11_token_free(svc->token);

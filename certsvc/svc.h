@@ -16,6 +16,8 @@
 #include "certsvc/store.h"
 #include "pkcs11/p11.h"
 
+struct ratelimit;
+struct client_cache;
 struct seal_cache;
 struct serial_alloc;
 struct txbatch;
@@ -39,6 +41,7 @@ struct svc {
 	unsigned char holder_key[32];
 	bool has_holder_key;
 	struct seal_cache *seals;        /* seal.c: signers by seal id */
+	struct client_cache *clients;    /* client.c: principals */
 	struct serial_alloc *serials;    /* licence.c: serial blocks */
 	struct txbatch *batcher;         /* txbatch.c: group commit */
 	struct report_state *reports;    /* report.c: in-memory report key */
@@ -49,6 +52,7 @@ struct svc {
 	struct ltype_cache *ltypes;      /* ltype.c: parsed licence types */
 	uint64_t audit_next_check_ns;    /* audit_refresh(): refresher only */
 	struct code_limiter *code_limits; /* pcode.c: failed redemptions */
+	struct ratelimit *web_limit;      /* routes_web.c: POST /verify */
 	struct tsa_state *tsa;            /* tsa.c: timestamp authority */
 };
 

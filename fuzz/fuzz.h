@@ -19,8 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/x509.h>
 
+#include "certsvc/client.h"
 #include "certsvc/err.h"
 #include "certsvc/mem.h"
 #include "certsvc/svc.h"
@@ -64,6 +66,21 @@ X509 *fuzz_cert(const char *name);
  * Quiet logging and no CERTSVC_* overrides: every target's first step.
  */
 void fuzz_init(void);
+
+/*
+ * The principal client_authenticate() would give a client id of role; a
+ * holder's holder reference is 64 'a's.
+ */
+void fuzz_principal(
+    struct client_principal *p, enum client_role role, const char *id);
+
+/*
+ * The body of a target that fuzzes two routes' JSON bodies: data[0] picks
+ * even (0) or odd (1), the rest is parsed with jcs_parse() and, when it is
+ * JSON, handed to that function.  Returns 0, as LLVMFuzzerTestOneInput.
+ */
+int fuzz_json_pick(const uint8_t *data, size_t size,
+    void (*even)(const json_t *), void (*odd)(const json_t *));
 
 /*
  * A service opened with its store only (no token) in a fresh temporary

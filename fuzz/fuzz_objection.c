@@ -24,10 +24,7 @@ fuzz_file(const json_t *body)
 	struct cs_err err = {0};
 	enum cs_rc rc;
 
-	memset(&p, 0, sizeof(p));
-	p.role = CLIENT_HOLDER;
-	cs_strlcpy(p.id, "C-holder", sizeof(p.id));
-	memset(p.holder_ref, 'a', 64);
+	fuzz_principal(&p, CLIENT_HOLDER, "C-holder");
 	rc = objection_file(fuzz_svc(), &p, body, &o, &err);
 	FUZZ_CHECK(rc == CS_ERR_INVALID || rc == CS_ERR_NOT_FOUND);
 	FUZZ_CHECK(FUZZ_MSG_OK(&err));
@@ -62,14 +59,5 @@ fuzz_resolve(const json_t *body)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	json_t *body = NULL;
-
-	if (size < 1 || jcs_parse(data + 1, size - 1, &body, NULL) != CS_OK)
-		return 0;
-	if (data[0] % 2 == 0)
-		fuzz_file(body);
-	else
-		fuzz_resolve(body);
-	json_decref(body);
-	return 0;
+	return fuzz_json_pick(data, size, fuzz_file, fuzz_resolve);
 }

@@ -22,9 +22,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (jcs_parse(data, size, &req, NULL) != CS_OK)
 		return 0;
 	if (json_is_object(req)) {
-		memset(&p, 0, sizeof(p));
-		p.role = CLIENT_VERIFIER;
-		cs_strlcpy(p.id, "C-fuzz", sizeof(p.id));
+		fuzz_principal(&p, CLIENT_VERIFIER, "C-fuzz");
 		rc = verify_request(fuzz_svc(), &p, req, &out, &err);
 		FUZZ_CHECK(rc == CS_OK || out == NULL);
 		if (rc != CS_OK)

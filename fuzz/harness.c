@@ -9,6 +9,7 @@
 
 #include <openssl/pem.h>
 
+#include "certsvc/jcs.h"
 #include "certsvc/log.h"
 #include "certsvc/mem.h"
 #include "fuzz/fuzz.h"
@@ -115,6 +116,17 @@ fuzz_cleanup(void)
 	rmdir(fuzz_tmp);
 }
 
+void
+fuzz_principal(
+    struct client_principal *p, enum client_role role, const char *id)
+{
+	memset(p, 0, sizeof(*p));
+	p->role = role;
+	cs_strlcpy(p->id, id, sizeof(p->id));
+	if (role == CLIENT_HOLDER)
+		memset(p->holder_ref, 'a', 64);
+}
+
 struct svc *
 fuzz_svc(void)
 {
@@ -142,4 +154,20 @@ fuzz_svc(void)
 	svc->root = fuzz_cert("root.pem");
 	svc->issuing = fuzz_cert("issuing.pem");
 	return svc;
+}
+
+int
+fuzz_json_pick(const uint8_t *data, size_t size, void (*even)(const json_t *),
+    void (*odd)(const json_t *))
+{
+	json_t *body = NULL;
+
+	if (size < 1 || jcs_parse(data + 1, size - 1, &body, NULL) != CS_OK)
+		return 0;
+	if (data[0] % 2 == 0)
+		even(body);
+	else
+		odd(body);
+	json_decref(body);
+	return 0;
 }

@@ -1,5 +1,7 @@
 /*
- * check_domain.c: certsvc/dept.c, certsvc/ltype.c and certsvc/client.c.
+ * check_domain.c: certsvc/dept.c, certsvc/ltype.c and certsvc/client.c
+ * (its principal cache too, against a second store on the same database
+ * standing for certsvc-admin).
  * Each test gets a struct svc made by hand around a fresh store, with a
  * fixed test holder key; credit codes are built with the GB 32100 check
  * characters from codes.c.  store_test_fail_after() plays the failing disk.
@@ -49,6 +51,7 @@ setup(void)
 static void
 teardown(void)
 {
+	client_cache_free(svc);
 	store_free(svc->store);
 	free(svc);
 	svc = NULL;
@@ -931,6 +934,108 @@ START_TEST(client_revoke_ends_authentication)
 }
 END_TEST
 
+/*
+ * Another process (certsvc-admin) on the same database: its own store
+ * and svc, without a cache.
+ */
+static struct svc *
+other_process(void)
+{
+	struct svc *o = calloc(1, sizeof(*o));
+	struct cs_err err = {0};
+
+	ck_assert_ptr_nonnull(o);
+	ck_assert_msg(
+	    store_open(dbpath, 1, &o->store, &err) == CS_OK, "%s", err.msg);
+	return o;
+}
+
+static void
+other_process_end(struct svc *o)
+{
+	store_free(o->store);
+	free(o);
+}
+
+START_TEST(client_cache_ends_at_a_revocation_elsewhere)
+{
+	char id[STORE_CODE_MAX], secret[CLIENT_SECRET_MAX], hdr[128];
+	char id2[STORE_CODE_MAX], secret2[CLIENT_SECRET_MAX];
+	struct client_principal p;
+	struct cs_err err = {0};
+	struct svc *o;
+
+	ck_assert_int_eq(client_cache_init(svc, &err), CS_OK);
+	add_client(CLIENT_ISSUER, d1, NULL, id, secret);
+	snprintf(hdr, sizeof(hdr), "Bearer %s", secret);
+	ck_assert_int_eq(auth(hdr, &p, &err), CS_OK); /* read and kept */
+	/*
+	 * Served from the cache: only the generation is read (step 1), so a
+	 * failing second step (the row) is never reached.
+	 */
+	store_test_fail_after(svc->store, 2);
+	ck_assert_int_eq(auth(hdr, &p, &err), CS_OK);
+	ck_assert_str_eq(p.id, id);
+	ck_assert_int_eq(p.role, CLIENT_ISSUER);
+	ck_assert_str_eq(p.dept, d1);
+	store_test_fail_after(svc->store, 0);
+
+	/* New clients elsewhere (a holder per licence) keep the cache. */
+	o = other_process();
+	ck_assert_int_eq(
+	    client_add(o, CLIENT_VERIFIER, "v", NULL, NULL, "admin", id2,
+	        sizeof(id2), secret2, sizeof(secret2), &err),
+	    CS_OK);
+	store_test_fail_after(svc->store, 2);
+	ck_assert_int_eq(auth(hdr, &p, &err), CS_OK);
+	store_test_fail_after(svc->store, 0);
+
+	/* Revoked by the other process: refused by the very next request. */
+	ck_assert_int_eq(client_revoke(o, id, "admin", &err), CS_OK);
+	ck_assert_int_eq(auth(hdr, &p, &err), CS_ERR_AUTH);
+	ck_assert_str_eq(err.msg, "missing or invalid bearer token");
+	ck_assert_str_eq(p.id, "");
+	ck_assert_int_eq(auth(hdr, &p, &err), CS_ERR_AUTH);
+	/* The other client, read again after the change, is kept again. */
+	snprintf(hdr, sizeof(hdr), "Bearer %s", secret2);
+	ck_assert_int_eq(auth(hdr, &p, &err), CS_OK);
+	store_test_fail_after(svc->store, 2);
+	ck_assert_int_eq(auth(hdr, &p, &err), CS_OK);
+	ck_assert_str_eq(p.id, id2);
+	store_test_fail_after(svc->store, 0);
+	other_process_end(o);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	OPENSSL_cleanse(secret2, sizeof(secret2));
+}
+END_TEST
+
+START_TEST(client_cache_without_generation_reads_the_row)
+{
+	char id[STORE_CODE_MAX], secret[CLIENT_SECRET_MAX], hdr[128];
+	struct client_principal p;
+	struct cs_err err = {0};
+
+	ck_assert_int_eq(client_cache_init(svc, &err), CS_OK);
+	add_client(CLIENT_VERIFIER, NULL, NULL, id, secret);
+	snprintf(hdr, sizeof(hdr), "Bearer %s", secret);
+	/* The generation cannot be read: the row decides, and is not kept. */
+	store_test_fail_after(svc->store, 1);
+	ck_assert_int_eq(auth(hdr, &p, &err), CS_OK);
+	ck_assert_str_eq(p.id, id);
+	store_test_fail_after(svc->store, 2);
+	ck_assert_int_eq(auth(hdr, &p, &err), CS_ERR_STORE);
+	/* A revocation through this process is seen at once too. */
+	ck_assert_int_eq(auth(hdr, &p, &err), CS_OK);
+	ck_assert_int_eq(client_revoke(svc, id, "admin", &err), CS_OK);
+	ck_assert_int_eq(auth(hdr, &p, &err), CS_ERR_AUTH);
+	client_cache_free(svc);
+	ck_assert_ptr_null(svc->clients);
+	client_cache_free(svc);
+	client_cache_free(NULL);
+	OPENSSL_cleanse(secret, sizeof(secret));
+}
+END_TEST
+
 START_TEST(client_add_refuses_bad_arguments)
 {
 	struct store_client *v = NULL;
@@ -1275,6 +1380,8 @@ domain_suite(void)
 	tcase_add_test(tc, client_add_each_role_and_authenticate);
 	tcase_add_test(tc, client_authenticate_refuses_bad_tokens);
 	tcase_add_test(tc, client_revoke_ends_authentication);
+	tcase_add_test(tc, client_cache_ends_at_a_revocation_elsewhere);
+	tcase_add_test(tc, client_cache_without_generation_reads_the_row);
 	tcase_add_test(tc, client_add_refuses_bad_arguments);
 	tcase_add_test(tc, client_add_tx_follows_the_callers_tx);
 	tcase_add_test(tc, client_secret_is_never_stored);

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "certsvc/ca.h"
 #include "certsvc/client.h"
 #include "certsvc/codes.h"
@@ -103,6 +105,82 @@ START_TEST(issue_seals_a_verifiable_document)
 	buf_free(again);
 	seal_signer_free(s);
 	licence_issued_release(&out);
+	json_decref(req);
+}
+END_TEST
+
+/* The answer as api_licence_issue() made it before: jansson throughout. */
+static char *
+issued_json_dumps(const struct licence_issued *out)
+{
+	json_t *obj = licence_summary(&out->lic);
+	char *text;
+
+	ck_assert_ptr_nonnull(obj);
+	json_object_set_new(obj, "envelope", licence_envelope(&out->lic));
+	json_object_set_new(obj, "replayed", json_boolean(out->replayed));
+	if (!out->replayed) {
+		json_object_set_new(
+		    obj, "holder_token", json_string(out->holder_token));
+		json_object_set_new(
+		    obj, "holder_client", json_string(out->holder_client));
+	}
+	text = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	ck_assert_ptr_nonnull(text);
+	return text;
+}
+
+START_TEST(issued_text_is_the_json_answer)
+{
+	struct licence_issued a, b;
+	struct cs_err err = {0};
+	json_t *req = svcfix_request("TA01", "food"), *v, *env;
+	struct buf *doc = NULL;
+	char *text = NULL, *want;
+	size_t len = 0;
+
+	ck_assert_int_eq(
+	    licence_issue(svc, &fx.issuer_a, req, "t", 0, &a, NULL), CS_OK);
+	ck_assert_int_eq(
+	    licence_issue(svc, &fx.issuer_a, req, "t", 0, &b, NULL), CS_OK);
+	ck_assert(b.replayed);
+	/* Byte for byte what json_dumps made, new and replayed. */
+	ck_assert_int_eq(licence_issued_text(&a, &text, &len, &err), CS_OK);
+	want = issued_json_dumps(&a);
+	ck_assert_str_eq(text, want);
+	ck_assert_uint_eq(len, strlen(want));
+	free(want);
+	v = json_loads(text, 0, NULL);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_str_eq(json_string_value(json_object_get(v, "holder_token")),
+	    a.holder_token);
+	env = json_object_get(v, "envelope");
+	ck_assert_int_eq(
+	    crypto_b64_decode(
+	        json_string_value(json_object_get(env, "document")),
+	        json_string_length(json_object_get(env, "document")), &doc,
+	        NULL),
+	    CS_OK);
+	ck_assert_uint_eq(doc->len, a.lic.document->len);
+	ck_assert_mem_eq(doc->data, a.lic.document->data, doc->len);
+	buf_free(doc);
+	json_decref(v);
+	OPENSSL_clear_free(text, len);
+	ck_assert_int_eq(licence_issued_text(&b, &text, &len, &err), CS_OK);
+	want = issued_json_dumps(&b);
+	ck_assert_str_eq(text, want);
+	ck_assert_ptr_null(strstr(text, "holder_token"));
+	free(want);
+	free(text);
+	/* What would need escaping is refused, never written raw. */
+	b.lic.id[3] = '"';
+	ck_assert_int_eq(
+	    licence_issued_text(&b, &text, &len, &err), CS_ERR_INVALID);
+	ck_assert_ptr_null(text);
+	ck_assert_uint_eq(len, 0);
+	licence_issued_release(&b);
+	licence_issued_release(&a);
 	json_decref(req);
 }
 END_TEST
@@ -733,6 +811,7 @@ licence_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, issue_seals_a_verifiable_document);
 	tcase_add_test(tc, same_key_replays_other_body_conflicts);
+	tcase_add_test(tc, issued_text_is_the_json_answer);
 	tcase_add_test(tc, concurrent_duplicates_make_one_licence);
 	tcase_add_test(tc, entitlement_is_enforced);
 	tcase_add_test(tc, bad_requests_name_the_field);

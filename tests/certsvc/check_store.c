@@ -117,7 +117,7 @@ START_TEST(open_creates_schema_in_wal_mode)
 	char ans[64];
 	struct stat sb;
 
-	ck_assert_int_eq(store_schema_version(st), 5);
+	ck_assert_int_eq(store_schema_version(st), 6);
 	ck_assert(store_ping(st));
 	raw_query("PRAGMA journal_mode", ans, sizeof(ans));
 	ck_assert_str_eq(ans, "wal");
@@ -133,9 +133,9 @@ START_TEST(open_creates_schema_in_wal_mode)
 	ck_assert_str_eq(ans, "8");
 	raw_query("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'",
 	    ans, sizeof(ans));
-	ck_assert_str_eq(ans, "13");
+	ck_assert_str_eq(ans, "15");
 	raw_query("PRAGMA user_version", ans, sizeof(ans));
-	ck_assert_str_eq(ans, "5");
+	ck_assert_str_eq(ans, "6");
 	ck_assert_int_eq(stat(dbpath, &sb), 0);
 	ck_assert_int_eq(sb.st_mode & 0077, 0);
 }
@@ -157,7 +157,7 @@ START_TEST(reopen_is_idempotent)
 	store_free(st);
 	st = NULL;
 	ck_assert_int_eq(store_open(dbpath, 2, &st, &err), CS_OK);
-	ck_assert_int_eq(store_schema_version(st), 5);
+	ck_assert_int_eq(store_schema_version(st), 6);
 	store_free(st);
 	st = NULL;
 	ck_assert_int_eq(store_open(dbpath, 0, &st, &err), CS_OK);
@@ -993,7 +993,7 @@ START_TEST(migrates_a_version_1_database)
 	sqlite3_close(db);
 
 	ck_assert_msg(store_open(path, 2, &st1, &err) == CS_OK, "%s", err.msg);
-	ck_assert_int_eq(store_schema_version(st1), 5);
+	ck_assert_int_eq(store_schema_version(st1), 6);
 	ck_assert_int_eq(store_ca_get(st1, "root", &ca, &err), CS_OK);
 	ck_assert_int_eq(ca.created, 1700000000);
 	store_ca_release(&ca);
@@ -1006,7 +1006,7 @@ START_TEST(migrates_a_version_1_database)
 	store_free(st1);
 	/* And again: nothing more to apply. */
 	ck_assert_int_eq(store_open(path, 1, &st1, &err), CS_OK);
-	ck_assert_int_eq(store_schema_version(st1), 5);
+	ck_assert_int_eq(store_schema_version(st1), 6);
 	ck_assert_int_eq(store_dept_get(st1, "D1", &d, &err), CS_OK);
 	store_free(st1);
 }
@@ -1525,8 +1525,10 @@ START_TEST(client_put_find_list_revoke)
 	struct store_tx *tx;
 	struct cs_err err = {0};
 	uint8_t h[STORE_HASH_LEN];
+	int64_t gen0, gen;
 	size_t n;
 
+	ck_assert_int_eq(store_generation(st, "clients", &gen0, &err), CS_OK);
 	client_fill(&c, "C-1", "issuer", 1);
 	ck_assert_int_eq(put_client(&c, &err), CS_OK);
 	client_fill(&c, "C-2", "verifier", 2);
@@ -1558,9 +1560,14 @@ START_TEST(client_put_find_list_revoke)
 	ck_assert_str_eq(v[2].id, "C-3");
 	free(v);
 
+	/* New clients leave the "clients" generation; a revocation moves it. */
+	ck_assert_int_eq(store_generation(st, "clients", &gen, &err), CS_OK);
+	ck_assert_int_eq(gen, gen0);
 	ck_assert_int_eq(store_tx_begin(st, &tx, &err), CS_OK);
 	ck_assert_int_eq(store_client_revoke(tx, "C-2", 555, &err), CS_OK);
 	ck_assert_int_eq(store_tx_commit(tx, &err), CS_OK);
+	ck_assert_int_eq(store_generation(st, "clients", &gen, &err), CS_OK);
+	ck_assert_int_eq(gen, gen0 + 1);
 	ck_assert_int_eq(store_client_get(st, "C-2", &c, &err), CS_OK);
 	ck_assert_str_eq(c.status, "revoked");
 	ck_assert_int_eq(c.revoked_at, 555);

@@ -3,7 +3,8 @@
 # (POST, SHA-1 and SHA-256 CertIDs), curl for the GET form and the RFC 5019
 # caching headers, openssl crl and openssl verify -crl_check; then
 # 'certsvc-admin seal revoke' and the same clients see the revocation within
-# a few seconds; garbage and a foreign CA's certificate get OCSP errors.
+# a few seconds; garbage and a foreign CA's certificate get OCSP errors; a
+# POST of another Content-Type, or none, gets 415.
 source "$(dirname "$0")/lib.sh"
 
 D=$E2E_TMP/data
@@ -98,6 +99,32 @@ expect_eq "GET /crl/other.crl: 404" "$(curl -s -o /dev/null -w '%{http_code}' "$
 openssl crl -inform DER -in "$W/issuing.crl" -out "$W/issuing.crl.pem"
 check "openssl verify -crl_check: the seal passes" openssl verify -crl_check \
     -CRLfile "$W/issuing.crl.pem" -CAfile "$ROOT" -untrusted "$ISS" "$W/seal.pem"
+
+# --- POST needs Content-Type: application/ocsp-request (RFC 6960 A.1) ---------
+# post_type TYPE... -> status, then the body's error code ("-" for none);
+# no TYPE: no Content-Type header at all.
+post_type() {
+	local h=(-H 'Content-Type:')
+	[ $# -gt 0 ] && h=(-H "Content-Type: $1")
+	curl -s -o "$W/type.resp" -w '%{http_code}' -X POST "${h[@]}" \
+	    --data-binary "@$W/req.der" "$U/ocsp"
+	printf ' %s' "$(jq -r '.error.code // "-"' "$W/type.resp" 2>/dev/null || echo -)"
+}
+expect_eq "POST as application/json: 415 in the JSON error shape" \
+    "$(post_type application/json)" "415 unsupported_media_type"
+expect_eq "... the message names the type" "$(jq -r .error.message "$W/type.resp")" \
+    "Content-Type must be application/ocsp-request"
+expect_eq "POST as a form (curl's default): 415" \
+    "$(post_type application/x-www-form-urlencoded)" "415 unsupported_media_type"
+expect_eq "POST as application/ocsp-requests: 415" \
+    "$(post_type application/ocsp-requests)" "415 unsupported_media_type"
+expect_eq "POST without Content-Type: 415" "$(post_type)" "415 unsupported_media_type"
+expect_eq "POST as application/ocsp-request: 200" "$(post_type application/ocsp-request)" "200 -"
+expect_match "... an OCSP answer: good" \
+    "$(openssl ocsp -respin "$W/type.resp" -issuer "$ISS" -cert "$W/seal.pem" -CAfile "$ROOT" 2>&1)" \
+    "seal.pem: good"
+expect_eq "POST as Application/OCSP-Request; x=y: 200 (case and parameters)" \
+    "$(post_type 'Application/OCSP-Request; x=y')" "200 -"
 
 # --- errors are OCSP responses ----------------------------------------------
 head -c 200 /dev/urandom >"$W/junk"

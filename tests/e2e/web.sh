@@ -4,7 +4,9 @@
 # page itself in Debian's chromium driven by playwright-core
 # (tests/web/verify_page.mjs): a valid and a tampered envelope, Chinese and
 # English, a verifier token, a 免证办 code typed in and one "scanned",
-# screenshots into $O/test-output/; then web_dir from the configuration.
+# screenshots into $O/test-output/; then web_dir from the configuration, and
+# the per-address limit of POST /verify (web_verify_limit_addr: 429 with
+# Retry-After, POST /v1/verify not counted).
 source "$(dirname "$0")/lib.sh"
 
 SHOTS=$ROOT/$O/test-output
@@ -51,12 +53,20 @@ expect_eq "the tampered document differs in exactly one byte" \
     "$(cmp -l "$E2E_TMP/doc" "$E2E_TMP/doc-t" | wc -l)" 1
 printf 'not json\n' >"$E2E_TMP/notjson.json"
 
-# The refresher certifies the report key within about a second of start.
-for _ in $(seq 1 50); do
-	c=$(post /verify "$E2E_TMP/v-env.json" | status)
-	[ "$c" != 503 ] && break
-	sleep 0.1
-done
+# The refresher certifies the report key within about a second of start;
+# wait_report_key asks POST /v1/verify, which POST /verify's per-address
+# limit does not count.
+wait_report_key() {
+	local c
+	for _ in $(seq 1 50); do
+		c=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$U/v1/verify" \
+		    -H "Authorization: Bearer $VERIFIER" -H 'Content-Type: application/json' \
+		    --data-binary "@$E2E_TMP/v-env.json")
+		[ "$c" != 503 ] && break
+		sleep 0.1
+	done
+}
+wait_report_key
 
 # --- serving ------------------------------------------------------------------
 H=$(curl -s -D - -o "$E2E_TMP/page.html" "$U/verify")
@@ -223,5 +233,55 @@ if CERTSVC_WEB_DIR=$E2E_TMP/nowhere start_daemon "$D" "$LOG"; then
 	stopped
 else
 	fail "certsvcd starts with a missing web_dir" "$(cat "$LOG")"
+fi
+
+# --- POST /verify per source address: web_verify_limit_addr ---------------------
+expect_match "the default limit is in the config" "$(grep -E '^web_verify_' "$D/certsvc.conf" | tr '\n' ' ')" \
+    '^web_verify_limit_addr = 60 web_verify_window_seconds = 60 $'
+sed -i 's/^web_verify_limit_addr = .*/web_verify_limit_addr = 5/' "$D/certsvc.conf"
+LOG=$E2E_TMP/certsvcd-4.log
+if start_daemon "$D" "$LOG"; then
+	U=http://127.0.0.1:$PORT
+	wait_report_key
+	got=
+	for _ in 1 2 3 4; do got+="$(post /verify "$E2E_TMP/v-env.json" | status) "; done
+	got+="$(post /verify "$E2E_TMP/v-bad.json" | status)"
+	expect_eq "limit 5: five requests answered as usual (a 400 counts too)" "$got" "200 200 200 200 400"
+	H=$(curl -s -D - -o "$E2E_TMP/limited.json" -X POST "$U/verify" \
+	    -H 'Content-Type: application/json' --data-binary "@$E2E_TMP/v-env.json")
+	expect_match "the sixth: 429" "$H" '^HTTP/1.1 429'
+	wait=$(printf '%s' "$H" | sed -nE 's/^Retry-After: ([0-9]+)\r?$/\1/p')
+	if [ -n "$wait" ] && [ "$wait" -ge 1 ] && [ "$wait" -le 60 ]; then
+		ok "the sixth: Retry-After within the 60 s window ($wait)"
+	else
+		fail "the sixth: Retry-After within the 60 s window" "$H"
+	fi
+	expect_eq "the sixth: the JSON error body" \
+	    "$(jq -r '.error.code + " " + (.error.message | test("^[a-z]") | tostring)' "$E2E_TMP/limited.json")" \
+	    "rate_limited true"
+	expect_eq "... whatever it sends (not JSON: 429, not 415)" \
+	    "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$U/verify" --data-binary x)" 429
+	res=$(curl -s -w '\n%{http_code}' -X POST "$U/v1/verify" -H "Authorization: Bearer $VERIFIER" \
+	    -H 'Content-Type: application/json' --data-binary "@$E2E_TMP/v-env.json")
+	expect_eq "POST /v1/verify with a token: not limited (200 valid)" \
+	    "$(printf '%s' "$res" | status) $(printf '%s' "$res" | body | jq -r .result)" "200 valid"
+	expect_eq "GET /verify, the page: not limited" "$(code /verify)" 200
+	expect_match "metrics: the 429 counted under POST /verify" "$(curl -s "$U/metrics")" \
+	    'certsvc_http_requests_total\{route="POST /verify",code="429"\} 2'
+	stopped
+else
+	fail "certsvcd starts with web_verify_limit_addr = 5" "$(cat "$LOG")"
+fi
+# 0: no limit.
+sed -i 's/^web_verify_limit_addr = .*/web_verify_limit_addr = 0/' "$D/certsvc.conf"
+LOG=$E2E_TMP/certsvcd-5.log
+if start_daemon "$D" "$LOG"; then
+	U=http://127.0.0.1:$PORT
+	got=
+	for _ in $(seq 1 8); do got+="$(post /verify "$E2E_TMP/v-bad.json" | status) "; done
+	expect_eq "limit 0: no limit (eight requests, no 429)" "$got" "400 400 400 400 400 400 400 400 "
+	stopped
+else
+	fail "certsvcd starts with web_verify_limit_addr = 0" "$(cat "$LOG")"
 fi
 e2e_summary
