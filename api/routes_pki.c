@@ -13,6 +13,7 @@
  * is not an OCSP request at all and gets an HTTP 415 with the JSON error
  * body.  Past that, a DER parse decides.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -28,16 +29,39 @@
 /* Base64 of the largest request we parse, URL-encoded at worst. */
 #define API_OCSP_GET_MAX (3 * (4 * (CRYPTO_OCSP_REQ_MAX / 3 + 1)))
 
-/* An HTTP-date (RFC 9110 5.6.7) of Unix time t. */
+/*
+ * An HTTP-date (RFC 9110 5.6.7, IMF-fixdate) of Unix time t, in arithmetic:
+ * gmtime_r() takes glibc's time-zone lock, and every OCSP answer writes
+ * two dates.  Days to a civil date as in H. Hinnant's days_from_civil
+ * inverse (proleptic Gregorian, eras of 400 years).
+ */
 static void
 api_http_date(int64_t t, char *out, size_t outsz)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
+	static const char wday[7][4] = {
+	    "Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
+	static const char mon[12][4] = {"Jan", "Feb", "Mar", "Apr", "May",
+	    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	int64_t days, secs, era, doe, yoe, doy, mp, y, d, m;
 
-	if (gmtime_r(&tt, &tm) == NULL ||
-	    strftime(out, outsz, "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0)
+	if (t < 0 || t > INT64_C(253402300799)) { /* 0001..9999 only */
 		out[0] = '\0';
+		return;
+	}
+	days = t / 86400;
+	secs = t % 86400;
+	/* Days from 0000-03-01, so that leap days end a year. */
+	era = (days + 719468) / 146097;
+	doe = days + 719468 - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y = yoe + era * 400 + (m <= 2);
+	snprintf(out, outsz, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+	    wday[days % 7], (int)d, mon[m - 1], (int)y, (int)(secs / 3600),
+	    (int)(secs / 60 % 60), (int)(secs % 60));
 }
 
 /* True when If-None-Match names etag (or is "*"). */

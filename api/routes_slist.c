@@ -38,6 +38,8 @@ api_status_list(struct api_req *req)
 	struct statuslist_token tok;
 	struct cs_err err = {0};
 	struct MHD_Response *resp;
+	const struct buf *jwt;
+	void *hold;
 	enum MHD_Result ret;
 	int64_t n, now, max_age;
 	char cc[48];
@@ -50,18 +52,21 @@ api_status_list(struct api_req *req)
 	        req->conn, MHD_GET_ARGUMENT_KIND, "time") != NULL)
 		return api_reply_error(req, 501, "not_implemented",
 		    "historical status lists are not kept");
-	if (statuslist_fetch(req->svc, n, &tok, &err) != CS_OK)
+	if (statuslist_fetch_shared(req->svc, n, &tok, &jwt, &hold, &err) !=
+	    CS_OK)
 		return api_reply_rc(req, &err);
 	now = (int64_t)time(NULL);
 	max_age = tok.exp - now < tok.ttl ? tok.exp - now : tok.ttl;
 	if (max_age < 0)
 		max_age = 0;
 	snprintf(cc, sizeof(cc), "public, max-age=%lld", (long long)max_age);
-	resp = MHD_create_response_from_buffer(
-	    tok.jwt->len, tok.jwt->data, MHD_RESPMEM_MUST_COPY);
-	statuslist_token_release(&tok);
-	if (resp == NULL)
+	/* The snapshot's bytes, no copy: MHD drops the hold when done. */
+	resp = MHD_create_response_from_buffer_with_free_callback_cls(
+	    jwt->len, jwt->data, statuslist_unhold, hold);
+	if (resp == NULL) {
+		statuslist_unhold(hold);
 		return MHD_NO;
+	}
 	MHD_add_response_header(
 	    resp, MHD_HTTP_HEADER_CONTENT_TYPE, STATUSLIST_MEDIA_TYPE);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, cc);

@@ -174,14 +174,18 @@ snap_publish(
 	return CS_OK;
 }
 
-enum cs_rc
-statuslist_fetch(struct svc *svc, int64_t n, struct statuslist_token *tok,
-    struct cs_err *err)
+/*
+ * The snapshot of list n, referenced (snap_put), and tok's members but
+ * jwt; fails as statuslist_fetch() says.
+ */
+static enum cs_rc
+fetch_snap(struct svc *svc, int64_t n, struct statuslist_token *tok,
+    struct slist_snap **out, struct cs_err *err)
 {
 	struct slist_snap *s;
-	enum cs_rc rc = CS_OK;
 
 	memset(tok, 0, sizeof(*tok));
+	*out = NULL;
 	if (svc->slists == NULL || n < 0)
 		return cs_err_set(err, CS_ERR_NOT_FOUND, "no status list");
 	s = snap_get(svc->slists, n);
@@ -189,24 +193,59 @@ statuslist_fetch(struct svc *svc, int64_t n, struct statuslist_token *tok,
 		return cs_err_set(
 		    err, CS_ERR_NOT_FOUND, "no status list %lld", (long long)n);
 	if ((int64_t)time(NULL) >= s->exp) {
-		rc = cs_err_set(err, CS_ERR_TOKEN,
+		snap_put(s);
+		return cs_err_set(err, CS_ERR_TOKEN,
 		    "status list %lld has expired and could not be re-signed",
 		    (long long)n);
-		goto out;
-	}
-	tok->jwt = buf_from(s->jwt->data, s->jwt->len);
-	if (tok->jwt == NULL) {
-		rc = cs_err_set(err, CS_ERR_NOMEM, "out of memory");
-		goto out;
 	}
 	tok->list = s->list;
 	tok->gen = s->gen;
 	tok->iat = s->iat;
 	tok->exp = s->exp;
 	tok->ttl = s->ttl;
-out:
+	*out = s;
+	return CS_OK;
+}
+
+enum cs_rc
+statuslist_fetch(struct svc *svc, int64_t n, struct statuslist_token *tok,
+    struct cs_err *err)
+{
+	struct slist_snap *s;
+	enum cs_rc rc;
+
+	rc = fetch_snap(svc, n, tok, &s, err);
+	if (rc != CS_OK)
+		return rc;
+	tok->jwt = buf_from(s->jwt->data, s->jwt->len);
 	snap_put(s);
-	return rc;
+	if (tok->jwt == NULL)
+		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
+	return CS_OK;
+}
+
+enum cs_rc
+statuslist_fetch_shared(struct svc *svc, int64_t n,
+    struct statuslist_token *tok, const struct buf **jwt, void **hold,
+    struct cs_err *err)
+{
+	struct slist_snap *s;
+	enum cs_rc rc;
+
+	*jwt = NULL;
+	*hold = NULL;
+	rc = fetch_snap(svc, n, tok, &s, err);
+	if (rc != CS_OK)
+		return rc;
+	*jwt = s->jwt;
+	*hold = s;
+	return CS_OK;
+}
+
+void
+statuslist_unhold(void *hold)
+{
+	snap_put(hold);
 }
 
 void

@@ -88,6 +88,17 @@ enum cs_rc statuslist_fetch(struct svc *svc, int64_t n,
 void statuslist_token_release(struct statuslist_token *tok);
 
 /*
+ * statuslist_fetch() without copying the list: tok->jwt stays NULL and
+ * *jwt is the cached snapshot's own bytes, unchanged and alive until
+ * statuslist_unhold(*hold), which may run on any thread (an HTTP answer
+ * handed to a writer that frees it later).
+ */
+enum cs_rc statuslist_fetch_shared(struct svc *svc, int64_t n,
+    struct statuslist_token *tok, const struct buf **jwt, void **hold,
+    struct cs_err *err);
+void statuslist_unhold(void *hold);
+
+/*
  * What a stored licence status (LICENCE_*, licence.h) shows in a list:
  * valid VALID; suspended SUSPENDED; revoked, penalty_revoked, cancelled and
  * transferred INVALID; superseded STATUSLIST_SUPERSEDED; expired VALID (it

@@ -1006,6 +1006,51 @@ START_TEST(refresh_signs_serves_and_follows_changes)
 }
 END_TEST
 
+/* The shared form: the same bytes, alive until unheld across a re-sign. */
+START_TEST(shared_fetch_outlives_a_resign)
+{
+	struct statuslist_signer sg = signer();
+	struct statuslist_token tok, stok, tok2;
+	struct cs_err err = {0};
+	const struct buf *jwt = NULL;
+	struct buf *copy;
+	void *hold = NULL;
+	int64_t now = (int64_t)time(NULL);
+
+	ck_assert_int_eq(
+	    statuslist_fetch_shared(svc, 0, &stok, &jwt, &hold, &err),
+	    CS_ERR_NOT_FOUND);
+	ck_assert_ptr_null(jwt);
+	ck_assert_ptr_null(hold);
+	put_rows();
+	ck_assert_int_eq(statuslist_refresh_with(svc, &sg, now, &err), CS_OK);
+	ck_assert_int_eq(statuslist_fetch(svc, 0, &tok, NULL), CS_OK);
+	ck_assert_int_eq(
+	    statuslist_fetch_shared(svc, 0, &stok, &jwt, &hold, NULL), CS_OK);
+	ck_assert_ptr_null(stok.jwt);
+	ck_assert_ptr_nonnull(hold);
+	ck_assert(stok.iat == tok.iat && stok.exp == tok.exp &&
+	    stok.ttl == tok.ttl && stok.gen == tok.gen);
+	ck_assert_uint_eq(jwt->len, tok.jwt->len);
+	ck_assert_mem_eq(jwt->data, tok.jwt->data, jwt->len);
+	copy = buf_from(jwt->data, jwt->len);
+	ck_assert_ptr_nonnull(copy);
+	/* A change re-signs: the cache moves on, the held bytes stay. */
+	raw_exec("UPDATE licences SET status = 'valid' WHERE id = 'L-susp'");
+	ck_assert_int_eq(
+	    statuslist_refresh_with(svc, &sg, now + 6, &err), CS_OK);
+	ck_assert_int_eq(statuslist_fetch(svc, 0, &tok2, NULL), CS_OK);
+	ck_assert_int_gt(tok2.gen, tok.gen);
+	ck_assert_uint_eq(jwt->len, copy->len);
+	ck_assert_mem_eq(jwt->data, copy->data, copy->len);
+	statuslist_unhold(hold);
+	statuslist_unhold(NULL);
+	buf_free(copy);
+	statuslist_token_release(&tok2);
+	statuslist_token_release(&tok);
+}
+END_TEST
+
 START_TEST(exp_capped_by_certificate_and_never_served_past)
 {
 	struct statuslist_signer sg = signer();
@@ -1118,6 +1163,7 @@ statuslist_suite(void)
 	tcase_add_test(tc, inserted_non_valid_licence_moves_the_gen);
 	tcase_add_test(tc, list_query_uses_the_slot_index);
 	tcase_add_test(tc, refresh_signs_serves_and_follows_changes);
+	tcase_add_test(tc, shared_fetch_outlives_a_resign);
 	tcase_add_test(tc, exp_capped_by_certificate_and_never_served_past);
 	tcase_add_test(tc, store_failure_keeps_serving_the_last_list);
 	tcase_add_test(tc, refresh_without_report_key_fails_cleanly);

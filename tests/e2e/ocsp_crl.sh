@@ -70,6 +70,17 @@ else
 fi
 res=$(openssl ocsp -respin "$W/get.der" -issuer "$ISS" -cert "$W/seal.pem" -CAfile "$ROOT" 2>&1)
 expect_match "GET response verifies and says good" "$res" "seal.pem: good"
+# The dates are the response's own thisUpdate and nextUpdate, to the second.
+this=$(printf '%s' "$res" | sed -nE 's/^[[:space:]]*This Update: (.*)$/\1/p' | head -1)
+next=$(printf '%s' "$res" | sed -nE 's/^[[:space:]]*Next Update: (.*)$/\1/p' | head -1)
+lm=$(printf '%s' "$hdrs" | sed -nE 's/^Last-Modified: (.*)\r?$/\1/p' | tr -d '\r')
+ex=$(printf '%s' "$hdrs" | sed -nE 's/^Expires: (.*)\r?$/\1/p' | tr -d '\r')
+expect_eq "Last-Modified is thisUpdate" "$(date -u -d "$lm" +%s 2>/dev/null)" \
+    "$(date -u -d "$this" +%s 2>/dev/null)"
+expect_eq "Expires is nextUpdate" "$(date -u -d "$ex" +%s 2>/dev/null)" \
+    "$(date -u -d "$next" +%s 2>/dev/null)"
+expect_eq "Last-Modified is an IMF-fixdate" "$lm" \
+    "$(LC_ALL=C date -u -d "$this" '+%a, %d %b %Y %H:%M:%S GMT' 2>/dev/null)"
 etag=$(printf '%s' "$hdrs" | sed -nE 's/^ETag: (.*)\r?$/\1/p' | tr -d '\r')
 expect_eq "If-None-Match with the ETag: 304" \
     "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$U/ocsp/$B")" 304
