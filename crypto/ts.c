@@ -483,41 +483,6 @@ crypto_ts_request(const EVP_MD *md, const unsigned char *digest, size_t len,
 	return rc;
 }
 
-enum cs_rc
-crypto_ts_token(const unsigned char *resp, size_t len, struct buf **token,
-    struct cs_err *err)
-{
-	const unsigned char *p = resp;
-	unsigned char *d = NULL;
-	TS_RESP *tr = NULL;
-	PKCS7 *tok;
-	enum cs_rc rc = CS_OK;
-	int n;
-
-	*token = NULL;
-	if (resp == NULL || len == 0 || len > CRYPTO_CMS_MAX ||
-	    (tr = d2i_TS_RESP(NULL, &p, (long)len)) == NULL ||
-	    p != resp + len) {
-		rc =
-		    cs_err_ossl(err, CS_ERR_INVALID, "not a DER TimeStampResp");
-		goto out;
-	}
-	tok = TS_RESP_get_token(tr);
-	if (ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(
-	        TS_RESP_get_status_info(tr))) != TS_GRANTED ||
-	    tok == NULL) {
-		rc = cs_err_set(err, CS_ERR_INVALID, "timestamp not granted");
-		goto out;
-	}
-	n = i2d_PKCS7(tok, &d);
-	if (n <= 0 || (*token = buf_from(d, (size_t)n)) == NULL)
-		rc = cs_err_ossl(err, CS_ERR_NOMEM, "out of memory");
-out:
-	OPENSSL_free(d);
-	TS_RESP_free(tr);
-	return rc;
-}
-
 /* --- CAdES-T: the timestamp in the seal's unsigned attributes ----------- */
 
 /* The next TLV within *left at *p; its content in c/clen. DER lengths. */
@@ -729,6 +694,59 @@ static const unsigned char ts_accuracy[] = {
     0x30, 0x03, 0x02, 0x01, TS_ACCURACY_S};
 #define TS_UTCTIME_LEN 13 /* YYMMDDHHMMSSZ */
 #define TS_GENTIME_LEN 15 /* YYYYMMDDHHMMSSZ */
+
+/*
+ * TimeStampResp ::= SEQUENCE { status PKIStatusInfo, timeStampToken
+ * ContentInfo OPTIONAL }, PKIStatusInfo ::= SEQUENCE { status INTEGER,
+ * ... }.  Walked as DER rather than parsed: d2i_TS_RESP() would decode the
+ * key of the TSA certificate inside the token (OpenSSL 3's decoders, a
+ * fifth of an issuance's CPU) only to encode the token again.
+ */
+enum cs_rc
+crypto_ts_token(const unsigned char *resp, size_t len, struct buf **token,
+    struct cs_err *err)
+{
+	const unsigned char *p = resp, *c, *q, *st, *tok, *ci;
+	long left = (long)len, clen, qleft, stlen, cleft, cilen;
+	int tag, cls;
+
+	*token = NULL;
+	if (resp == NULL || len == 0 || len > CRYPTO_CMS_MAX ||
+	    !ts_next(&p, &left, &tag, &cls, &c, &clen) ||
+	    tag != V_ASN1_SEQUENCE || cls != V_ASN1_UNIVERSAL || left != 0)
+		goto malformed;
+	/* status: a SEQUENCE whose first member is INTEGER 0, granted */
+	p = c;
+	left = clen;
+	if (!ts_next(&p, &left, &tag, &cls, &q, &qleft) ||
+	    tag != V_ASN1_SEQUENCE || cls != V_ASN1_UNIVERSAL ||
+	    !ts_next(&q, &qleft, &tag, &cls, &st, &stlen) ||
+	    tag != V_ASN1_INTEGER || cls != V_ASN1_UNIVERSAL)
+		goto malformed;
+	if (stlen != 1 || st[0] != TS_GRANTED)
+		return cs_err_set(err, CS_ERR_INVALID, "timestamp not granted");
+	/* the token: the last member, a ContentInfo of id-signedData */
+	tok = p;
+	if (left == 0)
+		return cs_err_set(err, CS_ERR_INVALID, "timestamp not granted");
+	if (!ts_next(&p, &left, &tag, &cls, &ci, &cilen) ||
+	    tag != V_ASN1_SEQUENCE || cls != V_ASN1_UNIVERSAL || left != 0 ||
+	    (size_t)cilen < sizeof(ts_oid_signed) ||
+	    memcmp(ci, ts_oid_signed, sizeof(ts_oid_signed)) != 0)
+		goto malformed;
+	cleft = cilen - (long)sizeof(ts_oid_signed);
+	ci += sizeof(ts_oid_signed);
+	if (!ts_next(&ci, &cleft, &tag, &cls, &q, &qleft) || tag != 0 ||
+	    cls != V_ASN1_CONTEXT_SPECIFIC || cleft != 0)
+		goto malformed;
+	*token = buf_from(tok, (size_t)(p - tok));
+	if (*token == NULL)
+		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
+	return CS_OK;
+malformed:
+	crypto_ossl_drain(); /* ASN1_get_object's complaints */
+	return cs_err_set(err, CS_ERR_INVALID, "not a DER TimeStampResp");
+}
 
 void
 crypto_ts_tmpl_free(struct crypto_ts_tmpl *t)

@@ -1000,6 +1000,76 @@ START_TEST(splice_refuses_what_is_not_a_seal)
 }
 END_TEST
 
+/*
+ * crypto_ts_token walks the response as DER: it gives exactly the token
+ * OpenSSL finds in it, refuses a rejection, trailing bytes and a token
+ * that is not a SignedData, and leaves no OpenSSL error behind.
+ */
+START_TEST(token_is_what_openssl_finds)
+{
+	TS_REQ *q = make_req(NID_sha256, 32, false, true);
+	struct buf *der = req_der(q), *resp = NULL, *tok = NULL, *bad;
+	const unsigned char *p;
+	unsigned char *ref = NULL;
+	struct tsa t;
+	TS_RESP *tr;
+	int n;
+
+	tsa_init(&t, CS_OK);
+	ck_assert_int_eq(
+	    crypto_ts_respond(&t.s, der->data, der->len, &resp, NULL, NULL),
+	    CS_OK);
+	ck_assert_int_eq(
+	    crypto_ts_token(resp->data, resp->len, &tok, NULL), CS_OK);
+	p = resp->data;
+	tr = d2i_TS_RESP(NULL, &p, (long)resp->len);
+	ck_assert_ptr_nonnull(tr);
+	n = i2d_PKCS7(TS_RESP_get_token(tr), &ref);
+	ck_assert_int_eq(n, (int)tok->len);
+	ck_assert_mem_eq(tok->data, ref, tok->len);
+	OPENSSL_free(ref);
+	TS_RESP_free(tr);
+	buf_free(tok);
+	tok = NULL;
+	/* one byte more, one byte less */
+	bad = buf_from(resp->data, resp->len);
+	ck_assert_int_eq(buf_append(bad, "", 1), CS_OK);
+	ck_assert_int_eq(
+	    crypto_ts_token(bad->data, bad->len, &tok, NULL), CS_ERR_INVALID);
+	ck_assert_int_eq(crypto_ts_token(bad->data, resp->len - 1, &tok, NULL),
+	    CS_ERR_INVALID);
+	/* the token's content type made id-data (last OID byte 2 -> 1) */
+	memcpy(bad->data, resp->data, resp->len);
+	bad->len = resp->len;
+	p = memmem(bad->data, bad->len,
+	    "\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02", 11);
+	ck_assert_ptr_nonnull(p);
+	bad->data[p - bad->data + 10] = 0x01;
+	ck_assert_int_eq(
+	    crypto_ts_token(bad->data, bad->len, &tok, NULL), CS_ERR_INVALID);
+	ck_assert_ptr_null(tok);
+	buf_free(bad);
+	buf_free(resp);
+	buf_free(der);
+	TS_REQ_free(q);
+	/* a rejection (bad version) has no token */
+	q = make_req(NID_sha256, 32, false, true);
+	ck_assert_int_eq(TS_REQ_set_version(q, 2), 1);
+	der = req_der(q);
+	ck_assert_int_eq(
+	    crypto_ts_respond(&t.s, der->data, der->len, &resp, NULL, NULL),
+	    CS_OK);
+	ck_assert_int_eq(
+	    crypto_ts_token(resp->data, resp->len, &tok, NULL), CS_ERR_INVALID);
+	ck_assert_ptr_null(tok);
+	ck_assert_int_eq(ERR_peek_error(), 0);
+	buf_free(resp);
+	buf_free(der);
+	TS_REQ_free(q);
+	tsa_release(&t);
+}
+END_TEST
+
 /* The TSA certificate profile: critical EKU timeStamping, nothing else. */
 START_TEST(tsa_certificate_profile)
 {
@@ -1038,6 +1108,7 @@ ts_suite(void)
 	tcase_add_test(tc, other_policy);
 	tcase_add_test(tc, extensions_refused);
 	tcase_add_test(tc, garbage_and_ber_refused);
+	tcase_add_test(tc, token_is_what_openssl_finds);
 	tcase_add_loop_test(tc, token_down_is_system_failure, 0, 2);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("cades_t");
