@@ -296,7 +296,11 @@ out:
 	return rc;
 }
 
-/* TS_RESP_CTX serial callback: 128 random bits, positive. */
+/*
+ * TS_RESP_CTX serial callback: 126 random bits, positive, never 0, with a
+ * first octet that is not 0 so that it is always 16 octets long, like
+ * ts_serial_der's.
+ */
 static ASN1_INTEGER *
 ts_serial(TS_RESP_CTX *ctx, void *data)
 {
@@ -307,6 +311,7 @@ ts_serial(TS_RESP_CTX *ctx, void *data)
 	(void)data;
 	if (RAND_bytes(rnd, sizeof(rnd)) == 1) {
 		rnd[sizeof(rnd) - 1] |= 1; /* never 0 */
+		rnd[0] |= 1;
 		bn = BN_bin2bn(rnd, sizeof(rnd), NULL);
 	}
 	if (bn != NULL)
@@ -957,17 +962,19 @@ ts_serial_der(unsigned char out[19])
 
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		return 0;
+	/*
+	 * 126 random bits, never zero, and a first byte that is not zero, so
+	 * that the minimal DER is always 16 octets (17 with the sign pad):
+	 * nothing to strip.
+	 */
 	rnd[sizeof(rnd) - 1] |= 1;
+	rnd[0] |= 1;
 	/* A leading zero keeps it positive; DER allows one only then. */
 	pad = (rnd[0] & 0x80) != 0 ? 1 : 0;
 	out[0] = V_ASN1_INTEGER;
 	out[1] = (unsigned char)(sizeof(rnd) + pad);
 	out[2] = 0;
 	memcpy(out + 2 + pad, rnd, sizeof(rnd));
-	while (pad == 0 && out[2] == 0 && (out[3] & 0x80) == 0 && out[1] > 1) {
-		memmove(out + 2, out + 3, (size_t)out[1] - 1);
-		out[1]--;
-	}
 	return 2 + (size_t)out[1];
 }
 
