@@ -38,6 +38,15 @@ jreq_only(const json_t *obj, const char *path, const char *const *allowed,
 	    path, path[0] != '\0' ? "." : "", key);
 }
 
+enum cs_rc
+jreq_body(const json_t *body, const char *const *allowed, struct cs_err *err)
+{
+	if (!json_is_object(body))
+		return cs_err_set(
+		    err, CS_ERR_INVALID, "body: must be a JSON object");
+	return jreq_only(body, "", allowed, err);
+}
+
 const char *
 jreq_str(const json_t *obj, const char *key)
 {

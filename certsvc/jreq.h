@@ -25,6 +25,13 @@ const char *jreq_unknown(const json_t *obj, const char *const *allowed);
 enum cs_rc jreq_only(const json_t *obj, const char *path,
     const char *const *allowed, struct cs_err *err);
 
+/*
+ * A request body's first check: CS_ERR_INVALID "body: must be a JSON
+ * object" unless body is one, then jreq_only(body, "", allowed, err).
+ */
+enum cs_rc jreq_body(
+    const json_t *body, const char *const *allowed, struct cs_err *err);
+
 /* obj[key] when it is a non-empty string (lent by obj), else NULL. */
 const char *jreq_str(const json_t *obj, const char *key);
 

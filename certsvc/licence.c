@@ -75,11 +75,9 @@ licence_serials_init(struct svc *svc, struct cs_err *err)
 {
 	struct serial_alloc *a;
 
-	a = calloc(1, sizeof(*a));
-	if (a == NULL || pthread_mutex_init(&a->mu, NULL) != 0) {
-		free(a);
+	a = CS_LOCKED_NEW(struct serial_alloc);
+	if (a == NULL)
 		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
-	}
 	svc->serials = a;
 	return CS_OK;
 }
@@ -340,10 +338,7 @@ req_parse(const json_t *req, struct licence_req *r, struct cs_err *err)
 
 	memset(r, 0, sizeof(*r));
 	r->from_day = r->until_day = -1;
-	if (!json_is_object(req))
-		return cs_err_set(
-		    err, CS_ERR_INVALID, "body: must be a JSON object");
-	rc = jreq_only(req, "", top, err);
+	rc = jreq_body(req, top, err);
 	if (rc == CS_OK)
 		rc = req_string(req, "type", "type", true, &r->type, err);
 	if (rc == CS_OK)

@@ -516,12 +516,10 @@ struct ltype_cache {
 enum cs_rc
 ltype_cache_init(struct svc *svc, struct cs_err *err)
 {
-	struct ltype_cache *c = calloc(1, sizeof(*c));
+	struct ltype_cache *c = CS_LOCKED_NEW(struct ltype_cache);
 
-	if (c == NULL || pthread_mutex_init(&c->mu, NULL) != 0) {
-		free(c);
+	if (c == NULL)
 		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
-	}
 	svc->ltypes = c;
 	return CS_OK;
 }

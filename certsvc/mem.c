@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,6 +132,23 @@ cs_strlcpy(char *dst, const char *src, size_t dstsz)
 		return false;
 	memcpy(dst, src, n + 1);
 	return true;
+}
+
+void *
+cs_locked_alloc(size_t size, size_t mu_off)
+{
+	unsigned char *p;
+
+	if (size < mu_off + sizeof(pthread_mutex_t))
+		return NULL;
+	p = calloc(1, size);
+	if (p != NULL &&
+	    pthread_mutex_init((pthread_mutex_t *)(void *)(p + mu_off), NULL) !=
+	        0) {
+		free(p);
+		p = NULL;
+	}
+	return p;
 }
 
 bool

@@ -49,6 +49,15 @@ enum cs_rc buf_printf(struct buf *b, const char *fmt, ...)
 bool cs_strlcpy(char *dst, const char *src, size_t dstsz);
 
 /*
+ * calloc(1, size) with the pthread_mutex_t at byte offset mu_off
+ * initialised: how every shared cache of the service starts.  NULL when
+ * either fails (nothing is kept).  CS_LOCKED_NEW(T) does it for a struct T
+ * whose mutex is its member mu; pthread_mutex_destroy() and free() undo it.
+ */
+void *cs_locked_alloc(size_t size, size_t mu_off);
+#define CS_LOCKED_NEW(T) ((T *)cs_locked_alloc(sizeof(T), offsetof(T, mu)))
+
+/*
  * Parse all of s as a base-10 integer within [min, max].  Returns false on
  * empty input, trailing characters or overflow.
  */

@@ -103,10 +103,7 @@ objection_file(struct svc *svc, const struct client_principal *p,
 	if (p == NULL || p->role != CLIENT_HOLDER)
 		return cs_err_set(
 		    err, CS_ERR_DENIED, "only holder clients file objections");
-	if (!json_is_object(body))
-		return cs_err_set(
-		    err, CS_ERR_INVALID, "body: must be a JSON object");
-	rc = jreq_only(body, "", members, err);
+	rc = jreq_body(body, members, err);
 	if (rc != CS_OK)
 		return rc;
 	lid = jreq_str(body, "licence_id");

@@ -360,10 +360,7 @@ create_parse(struct svc *svc, const struct client_principal *p,
 	int64_t ttl;
 	enum cs_rc rc;
 
-	if (!json_is_object(req))
-		return cs_err_set(
-		    err, CS_ERR_INVALID, "body: must be a JSON object");
-	rc = jreq_only(req, "", allowed, err);
+	rc = jreq_body(req, allowed, err);
 	if (rc == CS_OK)
 		rc = lifecycle_text(json_object_get(req, "purpose"), "purpose",
 		    true, PCODE_PURPOSE_MAX, c->purpose, sizeof(c->purpose),
@@ -781,10 +778,7 @@ redeem_parse(const json_t *req, const char **code, struct cs_err *err)
 	enum cs_rc rc;
 
 	*code = NULL;
-	if (!json_is_object(req))
-		return cs_err_set(
-		    err, CS_ERR_INVALID, "body: must be a JSON object");
-	rc = jreq_only(req, "", allowed, err);
+	rc = jreq_body(req, allowed, err);
 	if (rc != CS_OK)
 		return rc;
 	if (!json_is_string(c))

@@ -50,11 +50,9 @@ report_init(struct svc *svc, struct cs_err *err)
 {
 	struct report_state *st;
 
-	st = calloc(1, sizeof(*st));
-	if (st == NULL || pthread_mutex_init(&st->mu, NULL) != 0) {
-		free(st);
+	st = CS_LOCKED_NEW(struct report_state);
+	if (st == NULL)
 		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
-	}
 	svc->reports = st;
 	return CS_OK;
 }

@@ -236,11 +236,9 @@ seal_cache_init(struct svc *svc, struct cs_err *err)
 {
 	struct seal_cache *c;
 
-	c = calloc(1, sizeof(*c));
-	if (c == NULL || pthread_mutex_init(&c->mu, NULL) != 0) {
-		free(c);
+	c = CS_LOCKED_NEW(struct seal_cache);
+	if (c == NULL)
 		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
-	}
 	svc->seals = c;
 	return CS_OK;
 }

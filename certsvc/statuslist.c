@@ -65,13 +65,9 @@ statuslist_init(struct svc *svc, struct cs_err *err)
 
 	if (svc->slists != NULL)
 		return CS_OK;
-	c = calloc(1, sizeof(*c));
+	c = CS_LOCKED_NEW(struct statuslist_cache);
 	if (c == NULL)
 		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
-	if (pthread_mutex_init(&c->mu, NULL) != 0) {
-		free(c);
-		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
-	}
 	if (pthread_mutex_init(&c->refresh, NULL) != 0) {
 		pthread_mutex_destroy(&c->mu);
 		free(c);
@@ -208,23 +204,6 @@ fetch_snap(struct svc *svc, int64_t n, struct statuslist_token *tok,
 }
 
 enum cs_rc
-statuslist_fetch(struct svc *svc, int64_t n, struct statuslist_token *tok,
-    struct cs_err *err)
-{
-	struct slist_snap *s;
-	enum cs_rc rc;
-
-	rc = fetch_snap(svc, n, tok, &s, err);
-	if (rc != CS_OK)
-		return rc;
-	tok->jwt = buf_from(s->jwt->data, s->jwt->len);
-	snap_put(s);
-	if (tok->jwt == NULL)
-		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
-	return CS_OK;
-}
-
-enum cs_rc
 statuslist_fetch_shared(struct svc *svc, int64_t n,
     struct statuslist_token *tok, const struct buf **jwt, void **hold,
     struct cs_err *err)
@@ -239,6 +218,24 @@ statuslist_fetch_shared(struct svc *svc, int64_t n,
 		return rc;
 	*jwt = s->jwt;
 	*hold = s;
+	return CS_OK;
+}
+
+enum cs_rc
+statuslist_fetch(struct svc *svc, int64_t n, struct statuslist_token *tok,
+    struct cs_err *err)
+{
+	const struct buf *jwt;
+	void *hold;
+	enum cs_rc rc;
+
+	rc = statuslist_fetch_shared(svc, n, tok, &jwt, &hold, err);
+	if (rc != CS_OK)
+		return rc;
+	tok->jwt = buf_from(jwt->data, jwt->len);
+	statuslist_unhold(hold);
+	if (tok->jwt == NULL)
+		return cs_err_set(err, CS_ERR_NOMEM, "out of memory");
 	return CS_OK;
 }
 

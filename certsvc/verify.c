@@ -264,10 +264,7 @@ verify_parse(struct verify_run *v, const json_t *req, struct cs_err *err)
 	const char *fmt;
 	enum cs_rc rc;
 
-	if (!json_is_object(req))
-		return cs_err_set(
-		    err, CS_ERR_INVALID, "body: must be a JSON object");
-	rc = jreq_only(req, "", top, err);
+	rc = jreq_body(req, top, err);
 	if (rc != CS_OK)
 		return rc;
 	if ((e != NULL) + pair + byid != 1)

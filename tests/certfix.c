@@ -6,10 +6,9 @@
  */
 #include <string.h>
 
-#include <openssl/rsa.h>
-
 #include "pkcs11/p11.h"
 #include "tests/certfix.h"
+#include "tests/testutil.h"
 
 X509 *
 certfix_issue(enum crypto_profile p, const char *cn, EVP_PKEY *key,
@@ -75,24 +74,15 @@ signer_sign(void *arg, int md_nid, const unsigned char *dgst, size_t dlen,
     unsigned char *sig, size_t *siglen, struct cs_err *err)
 {
 	struct certfix_signer *s = arg;
-	EVP_PKEY_CTX *pctx;
-	enum cs_rc rc = CS_OK;
+	enum cs_rc rc;
 
 	s->calls++;
 	if (s->fail != CS_OK)
 		return cs_err_set(err, s->fail, "token unavailable");
-	pctx = EVP_PKEY_CTX_new_from_pkey(NULL, s->priv, NULL);
-	if (pctx == NULL || EVP_PKEY_sign_init(pctx) <= 0 ||
-	    EVP_PKEY_CTX_set_signature_md(pctx, EVP_get_digestbynid(md_nid)) <=
-	        0 ||
-	    (EVP_PKEY_is_a(s->priv, "RSA") &&
-	        EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0) ||
-	    EVP_PKEY_sign(pctx, sig, siglen, dgst, dlen) <= 0)
-		rc = cs_err_ossl(err, CS_ERR_CRYPTO, "software signer failed");
+	rc = testutil_sw_sign(s->priv, md_nid, dgst, dlen, sig, siglen, err);
 	/* The last byte is in the RSA value or in ECDSA's s: still DER. */
 	if (rc == CS_OK && s->faulty)
 		sig[*siglen - 1] ^= 0x01;
-	EVP_PKEY_CTX_free(pctx);
 	return rc;
 }
 

@@ -10,6 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+
 #include "certsvc/mem.h"
 #include "tests/testutil.h"
 
@@ -20,6 +23,24 @@ testutil_die(const char *what)
 {
 	fprintf(stderr, "testutil: %s\n", what);
 	abort();
+}
+
+enum cs_rc
+testutil_sw_sign(EVP_PKEY *priv, int md_nid, const unsigned char *dgst,
+    size_t dlen, unsigned char *sig, size_t *siglen, struct cs_err *err)
+{
+	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL);
+	enum cs_rc rc = CS_OK;
+
+	if (pctx == NULL || EVP_PKEY_sign_init(pctx) <= 0 ||
+	    EVP_PKEY_CTX_set_signature_md(pctx, EVP_get_digestbynid(md_nid)) <=
+	        0 ||
+	    (EVP_PKEY_is_a(priv, "RSA") &&
+	        EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0) ||
+	    EVP_PKEY_sign(pctx, sig, siglen, dgst, dlen) <= 0)
+		rc = cs_err_ossl(err, CS_ERR_CRYPTO, "software signer failed");
+	EVP_PKEY_CTX_free(pctx);
+	return rc;
 }
 
 void

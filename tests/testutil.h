@@ -8,6 +8,8 @@
 #include <limits.h>
 #include <stddef.h>
 
+#include <openssl/types.h>
+
 #include "certsvc/err.h"
 
 #define TESTUTIL_PIN "1234"
@@ -39,6 +41,15 @@ enum cs_rc testutil_bad_pin_fn(
     void *arg, char *pin, size_t pinsz, struct cs_err *err);
 
 /* A fresh directory under the run's temp dir; path written to out. */
+/*
+ * Sign dgst (made with md_nid) with the software key priv as a token
+ * would: ECDSA, or RSA with PKCS#1 v1.5 padding.  The signing callback of
+ * the suites' stand-in signers.
+ */
+enum cs_rc testutil_sw_sign(EVP_PKEY *priv, int md_nid,
+    const unsigned char *dgst, size_t dlen, unsigned char *sig, size_t *siglen,
+    struct cs_err *err);
+
 void testutil_tmpdir(char *out, size_t outsz);
 
 /* Run argv (argv[0] looked up in PATH) and return its exit status. */

@@ -329,6 +329,14 @@ START_TEST(bad_requests_name_the_field)
 	    licence_issue(svc, &fx.issuer_a, req, "", 0, &out, &err),
 	    CS_ERR_INVALID);
 	json_decref(req);
+	/* A body that is not an object is refused before anything else. */
+	req = json_array();
+	memset(&err, 0, sizeof(err));
+	ck_assert_int_eq(
+	    licence_issue(svc, &fx.issuer_a, req, "arr", 0, &out, &err),
+	    CS_ERR_INVALID);
+	ck_assert_str_eq(err.msg, "body: must be a JSON object");
+	json_decref(req);
 	ck_assert_uint_eq(count_licences(fx.dept_a), 0);
 }
 END_TEST

@@ -54,21 +54,12 @@ sw_sign(void *arg, int md_nid, const unsigned char *dgst, size_t dlen,
     unsigned char *sig, size_t *siglen, struct cs_err *err)
 {
 	struct sw_signer *s = arg;
-	EVP_PKEY_CTX *pctx;
-	enum cs_rc rc = CS_OK;
+	enum cs_rc rc;
 
 	atomic_fetch_add(&s->calls, 1);
 	if (s->fail != CS_OK)
 		return cs_err_set(err, s->fail, "token unavailable");
-	pctx = EVP_PKEY_CTX_new_from_pkey(NULL, s->priv, NULL);
-	if (pctx == NULL || EVP_PKEY_sign_init(pctx) <= 0 ||
-	    EVP_PKEY_CTX_set_signature_md(pctx, EVP_get_digestbynid(md_nid)) <=
-	        0 ||
-	    (EVP_PKEY_is_a(s->priv, "RSA") &&
-	        EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0) ||
-	    EVP_PKEY_sign(pctx, sig, siglen, dgst, dlen) <= 0)
-		rc = cs_err_ossl(err, CS_ERR_CRYPTO, "software signer failed");
-	EVP_PKEY_CTX_free(pctx);
+	rc = testutil_sw_sign(s->priv, md_nid, dgst, dlen, sig, siglen, err);
 	return rc;
 }
 
